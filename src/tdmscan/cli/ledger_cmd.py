@@ -1,0 +1,148 @@
+"""``tdmscan ledger verify|compact|export-warc``: tamper evidence and maintenance."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ..ledger import Ledger
+
+ledger_option = click.option(
+    "--ledger",
+    "ledger_dir",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Ledger directory.",
+)
+
+
+def open_ledger(path: str) -> Ledger:
+    """An existing ledger, or a usage error (exit 2): reading commands never create one."""
+    from ..ledger import Ledger
+
+    try:
+        return Ledger(path, create=False)
+    except FileNotFoundError:
+        raise click.BadParameter(
+            f"{path!r} is not a tdmscan ledger (no chain.jsonl or table folders)",
+            param_hint="'--ledger'",
+        ) from None
+
+
+@click.group()
+def ledger() -> None:
+    """Verify, compact and export a provenance ledger."""
+
+
+@ledger.command()
+@ledger_option
+@click.option(
+    "--head",
+    "expected_head",
+    metavar="HASH",
+    help="A chain head published earlier; fail unless it is still part of the chain.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only problems and the head.")
+def verify(ledger_dir: str, expected_head: str | None, as_json: bool, quiet: bool) -> None:
+    """Check the hash chain, every segment and every snapshot body.
+
+    Exit 0 when clean, 1 when anything is modified, missing, extra or unlinked.
+    """
+    led = open_ledger(ledger_dir)
+    try:
+        rep = led.verify(expected_head=expected_head)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read the ledger: {exc}") from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": rep.ok,
+                    "head": rep.head,
+                    "entries": rep.entries,
+                    "segments": rep.segments,
+                    "rows": rep.rows,
+                    "snapshots_checked": rep.snapshots_checked,
+                    "pending": rep.pending,
+                    "issues": [_issue(i) for i in rep.issues],
+                    "warnings": rep.warnings,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for issue in rep.issues:
+            click.echo(f"FAIL {issue}")
+        for w in rep.warnings:
+            click.echo(f"warning: {w}", err=True)
+        if not quiet:
+            rows = ", ".join(f"{t} {n:,}" for t, n in sorted(rep.rows.items()))
+            click.echo(
+                f"{rep.entries} chain entries, {rep.segments} segments ({rows}), "
+                f"{rep.snapshots_checked} snapshot bodies re-hashed"
+            )
+            if rep.pending:
+                click.echo(
+                    f"{len(rep.pending)} interrupted commit(s) pending (fixed by the next writer)"
+                )
+            click.echo("OK" if rep.ok else f"{len(rep.issues)} problem(s)")
+        click.echo(f"chain head: {rep.head}")
+    raise SystemExit(0 if rep.ok else 1)
+
+
+def _issue(i: object) -> dict[str, str]:
+    return {k: getattr(i, k) for k in ("kind", "path", "detail")}
+
+
+@ledger.command()
+@ledger_option
+@click.option(
+    "--small-rows",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Segments with fewer rows are merged.",
+)
+@click.option(
+    "--target-rows",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Upper bound of rows per merged segment.",
+)
+def compact(ledger_dir: str, small_rows: int, target_rows: int) -> None:
+    """Merge small segments per table partition (the chain records what each replaces)."""
+    led = open_ledger(ledger_dir)
+    try:
+        rep = led.compact(small_rows=small_rows, target_rows=target_rows)
+    except OSError as exc:
+        raise click.ClickException(f"compaction failed: {exc}") from None
+    click.echo(
+        f"merged {rep.merged} segments into {rep.written} ({rep.rows:,} rows); "
+        f"removed {rep.removed_tmp} stale temporary files"
+    )
+    click.echo(f"chain head: {led.head()}")
+
+
+@ledger.command("export-warc")
+@ledger_option
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="WARC file to write (gzip per record when it ends in .gz).",
+)
+def export_warc(ledger_dir: str, output: str) -> None:
+    """Write every snapshot as a WARC response record (original status, headers, fetch time)."""
+    led = open_ledger(ledger_dir)
+    try:
+        n = led.export_warc(output)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc}") from None
+    click.echo(f"wrote {n} response records to {output}")

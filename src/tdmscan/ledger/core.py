@@ -1,0 +1,580 @@
+"""The ledger directory: layout, recovery, DuckDB views, verification, compaction, export."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .._version import __version__
+from . import schema as S
+from .chain import COMPACT_LOCK_FILE, GENESIS, Chain, entry_hash, flocked, fsync_dir, utc_iso
+from .segments import ensure_dir, file_sha256, segment_name, tmp_name, write_segment
+from .writer import LedgerWriter, RunInfo, status_line
+
+LAYOUT_LOCK_FILE = "layout.lock"
+
+#: Where each table's zero-row schema anchor lives. The anchors keep the views working on an
+#: empty table (DuckDB refuses a glob with no files) and pin every column's type.
+_ANCHOR_DIRS: dict[str, str] = {
+    "runs": "runs/run=_schema",
+    "decisions": "decisions/run=_schema/shard=0",
+    "fetches": "fetches/run=_schema",
+    "snapshots": "snapshots",
+    "licences": "licences/run=_schema",
+}
+
+
+def _view_files() -> list[tuple[str, str]]:
+    pkg = resources.files("tdmscan.ledger") / "sql"
+    out = [
+        (p.name, p.read_text(encoding="utf-8")) for p in pkg.iterdir() if p.name.endswith(".sql")
+    ]
+    return sorted(out)
+
+
+def _sql_string(path: str) -> str:
+    return path.replace("'", "''")
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    kind: str  # chain | missing | modified | extra | replaced-present | snapshot | head
+    path: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass
+class VerifyReport:
+    head: str
+    entries: int = 0
+    segments: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    snapshots_checked: int = 0
+    pending: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+@dataclass
+class CompactReport:
+    merged: int = 0  # segments replaced
+    written: int = 0  # segments written
+    rows: int = 0  # rows moved
+    removed_tmp: int = 0
+
+
+class Ledger:
+    """A ledger directory. Creates the layout (tables, schema anchors, chain) when missing."""
+
+    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.chain = Chain(self.root)
+        if not create and not self._looks_like_ledger():
+            raise FileNotFoundError(f"not a tdmscan ledger: {self.root}")
+        if create:
+            self._init_layout()
+
+    def _looks_like_ledger(self) -> bool:
+        # A ledger whose chain file was deleted is still a (tampered) ledger to verify.
+        if not os.path.isdir(self.root):
+            return False
+        return os.path.exists(self.chain.path) or any(
+            os.path.isdir(os.path.join(self.root, t)) for t in S.TABLES
+        )
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.root!r})"
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _init_layout(self) -> None:
+        ensure_dir(self.root)
+        if all(os.path.exists(self._anchor_path(t)) for t in S.TABLES):
+            return
+        with flocked(os.path.join(self.root, LAYOUT_LOCK_FILE)):
+            for table in S.TABLES:
+                if os.path.exists(self._anchor_path(table)):
+                    continue
+                schema = S.with_metadata(table, S.SCHEMAS[table], __version__)
+                write_segment(
+                    self.root,
+                    self.chain,
+                    table,
+                    _ANCHOR_DIRS[table],
+                    schema.empty_table(),
+                    name=self._anchor_name(table),
+                    op="schema",
+                )
+
+    @staticmethod
+    def _anchor_name(table: str) -> str:
+        return f"_schema-v{S.SCHEMA_VERSIONS[table]}.parquet"
+
+    def _anchor_path(self, table: str) -> str:
+        return os.path.join(self.root, _ANCHOR_DIRS[table], self._anchor_name(table))
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.root, *rel.split("/"))
+
+    # -- chain state -----------------------------------------------------------------------
+
+    @staticmethod
+    def _live(entries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        live: dict[str, dict[str, Any]] = {}
+        replaced: set[str] = set()
+        for e in entries:
+            live[e["path"]] = e
+            replaced.discard(e["path"])
+            for r in e.get("replaces") or ():
+                live.pop(r, None)
+                replaced.add(r)
+        return live, replaced
+
+    def live_segments(self, table: str | None = None) -> list[dict[str, Any]]:
+        """Chain entries of the segments that currently hold the data, in chain order."""
+        entries, _ = self.chain.read()
+        live, _ = self._live(entries)
+        return [e for e in live.values() if table is None or e["table"] == table]
+
+    def recover(self) -> int:
+        """Finish commits a crash interrupted; returns how many files were fixed.
+
+        A chain entry whose file is missing but whose temporary twin has the recorded hash is
+        renamed into place; segments a compaction replaced but did not delete are deleted.
+        """
+        fixed = 0
+        with self.chain.locked():
+            entries, _ = self.chain.read()
+            live, replaced = self._live(entries)
+            for rel, e in live.items():
+                final = self._abs(rel)
+                if os.path.exists(final):
+                    continue
+                tmp = tmp_name(final)
+                if os.path.exists(tmp) and file_sha256(tmp) == e["sha256"]:
+                    os.replace(tmp, final)
+                    fsync_dir(os.path.dirname(final))
+                    fixed += 1
+            for rel in replaced:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self._abs(rel))
+                    fixed += 1
+        return fixed
+
+    def head(self) -> str:
+        """The chain head: the last entry_hash, committing to every segment ever written."""
+        return self.chain.head()
+
+    # -- writer ----------------------------------------------------------------------------
+
+    def writer(
+        self,
+        run: RunInfo | None = None,
+        *,
+        shards: int = 16,
+        flush_rows: int = 10_000,
+        flush_seconds: float | None = 10.0,
+    ) -> LedgerWriter:
+        """Open a writer for ``run`` (a new run when None); use it as a context manager."""
+        return LedgerWriter(
+            self,
+            run or RunInfo(),
+            shards=shards,
+            flush_rows=flush_rows,
+            flush_seconds=flush_seconds,
+        ).open()
+
+    # -- reading helpers -------------------------------------------------------------------
+
+    def _read_columns(self, paths: list[str], columns: list[str]) -> pa.Table | None:
+        tables = []
+        for p in paths:
+            try:
+                pf = pq.ParquetFile(p)
+            except FileNotFoundError:  # compacted away under us; the merged copy is listed too
+                continue
+            names = set(pf.schema_arrow.names)
+            t = pf.read(columns=[c for c in columns if c in names])
+            for c in columns:
+                if c not in names:
+                    t = t.append_column(c, pa.nulls(t.num_rows, S.DECISIONS.field(c).type))
+            tables.append(t.select(columns))
+        return pa.concat_tables(tables) if tables else None
+
+    def snapshot_keys(self) -> set[str]:
+        """sha256 of every stored snapshot (reads one column; used to store each body once)."""
+        paths = [self._abs(e["path"]) for e in self.live_segments("snapshots") if e["rows"]]
+        keys: set[str] = set()
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError):
+                keys.update(pq.read_table(p, columns=["sha256"]).column(0).to_pylist())
+        return keys
+
+    def _run_paths(self, table: str, run_id: str) -> list[str]:
+        prefix = f"{table}/run={run_id}/"
+        return [
+            self._abs(e["path"])
+            for e in self.live_segments(table)
+            if e["path"].startswith(prefix) and e["rows"]
+        ]
+
+    def run_counts(self, run_id: str) -> dict[str, Any]:
+        """Decisions by verdict and fetches stored for a run, read from disk."""
+        verdicts = dict.fromkeys(S.VERDICT_COUNTS.names, 0)
+        t = self._read_columns(self._run_paths("decisions", run_id), ["verdict"])
+        total = 0
+        if t is not None:
+            total = t.num_rows
+            vc = t.column("verdict").value_counts()
+            for item in vc.to_pylist():
+                if item["values"] in verdicts:
+                    verdicts[item["values"]] = item["counts"]
+        fetches = 0
+        for p in self._run_paths("fetches", run_id):
+            with contextlib.suppress(FileNotFoundError):
+                fetches += pq.read_metadata(p).num_rows
+        return {"decisions": total, "verdicts": verdicts, "fetches": fetches}
+
+    def decided_keys(self, run_id: str) -> set[tuple[int | str, str]]:
+        """``(input_row or url, agent)`` of every decision on disk for a run, for resuming.
+
+        Rows with an ``input_row`` are keyed by it (manifest audits), others by URL. Whatever
+        the writer had not flushed when the run died is absent, so a resumed run redoes exactly
+        that.
+        """
+        t = self._read_columns(self._run_paths("decisions", run_id), ["input_row", "url", "agent"])
+        if t is None:
+            return set()
+        rows = t.column("input_row").to_pylist()
+        urls = t.column("url").to_pylist()
+        agents = t.column("agent").to_pylist()
+        return {(r if r is not None else u, a) for r, u, a in zip(rows, urls, agents, strict=True)}
+
+    # -- SQL -------------------------------------------------------------------------------
+
+    def view_sql(self) -> str:
+        """Every view definition with this ledger's path filled in, ready for plain DuckDB."""
+        path = _sql_string(self.root)
+        parts = [f"-- {name}\n{text.replace('{ledger}', path)}" for name, text in _view_files()]
+        return "\n".join(parts)
+
+    def connect(self, database: str = ":memory:") -> Any:
+        """A DuckDB connection with the views; timestamps shown in UTC, no extension downloads."""
+        import duckdb
+
+        con = duckdb.connect(database, config={"autoinstall_known_extensions": False})
+        con.execute("SET TimeZone = 'UTC'")
+        path = _sql_string(self.root)
+        for _, text in _view_files():
+            con.execute(text.replace("{ledger}", path))
+        return con
+
+    # -- verification ----------------------------------------------------------------------
+
+    def _list_files(self) -> list[str]:
+        out = []
+        for table in S.TABLES:
+            base = os.path.join(self.root, table)
+            for dirpath, _, files in os.walk(base):
+                for f in files:
+                    rel = os.path.relpath(os.path.join(dirpath, f), self.root)
+                    out.append(rel.replace(os.sep, "/"))
+        return out
+
+    def verify(self, expected_head: str | None = None) -> VerifyReport:
+        """Check the chain links, every segment's hash, extra files and every snapshot body."""
+        with flocked(os.path.join(self.root, COMPACT_LOCK_FILE), shared=True):
+            with self.chain.locked():
+                entries, problems = self.chain.read()
+                files = self._list_files()
+            return self._verify(entries, problems, files, expected_head)
+
+    def _verify(
+        self,
+        entries: list[dict[str, Any]],
+        problems: list[str],
+        files: list[str],
+        expected_head: str | None,
+    ) -> VerifyReport:
+        rep = VerifyReport(head=GENESIS, entries=len(entries))
+        for p in problems:
+            rep.issues.append(Issue("chain", "chain.jsonl", p))
+        prev = GENESIS
+        for i, e in enumerate(entries):
+            where = f"chain.jsonl seq {e.get('seq', '?')}"
+            try:
+                if e.get("seq") != i:
+                    rep.issues.append(Issue("chain", where, f"expected seq {i}"))
+                if e.get("prev") != prev:
+                    rep.issues.append(Issue("chain", where, "prev does not match the entry before"))
+                if e.get("entry_hash") != entry_hash(e):
+                    rep.issues.append(
+                        Issue("chain", where, "entry_hash does not match its content")
+                    )
+            except (KeyError, TypeError) as exc:
+                rep.issues.append(Issue("chain", where, f"malformed entry: {exc}"))
+            prev = str(e.get("entry_hash"))
+        rep.head = prev
+        if expected_head and expected_head not in {e.get("entry_hash") for e in entries}:
+            rep.issues.append(
+                Issue("head", expected_head, "published head is not in this chain (rewritten?)")
+            )
+        good = [e for e in entries if isinstance(e.get("path"), str)]
+        live, replaced = self._live(good)
+        present = set(files)
+        for rel, e in live.items():
+            final = self._abs(rel)
+            if rel not in present:
+                tmp = tmp_name(final)
+                if os.path.exists(tmp) and file_sha256(tmp) == e.get("sha256"):
+                    rep.pending.append(rel)
+                else:
+                    rep.issues.append(Issue("missing", rel, "in the chain, not on disk"))
+                continue
+            if file_sha256(final) != e.get("sha256"):
+                rep.issues.append(Issue("modified", rel, "sha256 differs from the chain"))
+            rep.segments += 1
+            rep.rows[e.get("table", "?")] = rep.rows.get(e.get("table", "?"), 0) + int(
+                e.get("rows") or 0
+            )
+        pending_tmp = {os.path.basename(tmp_name(self._abs(p))) for p in rep.pending}
+        for rel in files:
+            base = rel.rsplit("/", 1)[-1]
+            if rel in live:
+                continue
+            if rel in replaced:
+                rep.issues.append(
+                    Issue("replaced-present", rel, "compaction replaced it; run `ledger compact`")
+                )
+            elif base.startswith(".") and base.endswith(".tmp"):
+                if base not in pending_tmp:
+                    rep.warnings.append(f"stray temporary file (uncommitted write): {rel}")
+            else:
+                rep.issues.append(Issue("extra", rel, "on disk, not in the chain"))
+        # Content addressing: a body must still hash to its key, whatever the chain says
+        # (the chain alone cannot catch a rewrite of the whole history).
+        snapshot_files = [
+            r for r, e in live.items() if e.get("table") == "snapshots" and e.get("rows")
+        ]
+        for rel in sorted(r for r in snapshot_files if r in present):
+            try:
+                pf = pq.ParquetFile(self._abs(rel))
+                for batch in pf.iter_batches(batch_size=256, columns=["sha256", "body"]):
+                    for key, body in zip(
+                        batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
+                    ):
+                        rep.snapshots_checked += 1
+                        if hashlib.sha256(body or b"").hexdigest() != key:
+                            rep.issues.append(
+                                Issue("snapshot", rel, f"body does not hash to {key}")
+                            )
+            except Exception as exc:  # a corrupt file is an issue to report, not a crash
+                rep.issues.append(Issue("snapshot", rel, f"unreadable: {exc}"))
+        return rep
+
+    # -- compaction ------------------------------------------------------------------------
+
+    def compact(
+        self,
+        *,
+        small_rows: int = 100_000,
+        target_rows: int = 1_000_000,
+        target_bytes: int = 256 << 20,
+    ) -> CompactReport:
+        """Merge small segments of each table partition; extends the chain, loses no row.
+
+        Each merged segment's chain entry lists the segments it ``replaces``; they are deleted
+        only after that entry is committed, so a crash leaves either the old files (entry not
+        written) or both (finished by :meth:`recover`), never neither.
+        """
+        rep = CompactReport()
+        with flocked(os.path.join(self.root, COMPACT_LOCK_FILE)):
+            self.recover()
+            groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for e in self.live_segments():
+                if e.get("op") == "schema" or e["rows"] >= small_rows:
+                    continue
+                groups.setdefault((e["table"], e["path"].rsplit("/", 1)[0]), []).append(e)
+            for (table, rel_dir), segs in sorted(groups.items()):
+                segs.sort(key=lambda e: e["seq"])
+                batch: list[dict[str, Any]] = []
+                rows = size = 0
+                for e in [*segs, None]:
+                    if e is not None and (
+                        not batch
+                        or (rows + e["rows"] <= target_rows and size + e["bytes"] <= target_bytes)
+                    ):
+                        batch.append(e)
+                        rows += e["rows"]
+                        size += e["bytes"]
+                        continue
+                    if len(batch) > 1:
+                        self._merge(table, rel_dir, batch, rep)
+                    batch = [e] if e is not None else []
+                    rows = e["rows"] if e is not None else 0
+                    size = e["bytes"] if e is not None else 0
+            rep.removed_tmp = self._remove_stray_tmp(older_than=3600)
+        return rep
+
+    def _merge(
+        self, table: str, rel_dir: str, batch: list[dict[str, Any]], rep: CompactReport
+    ) -> None:
+        parts = [pq.read_table(self._abs(e["path"])) for e in batch]
+        merged = pa.concat_tables(parts, promote_options="default")
+        current = S.SCHEMAS[table]
+        if set(merged.column_names) <= set(current.names):
+            merged = pa.Table.from_arrays(
+                [
+                    merged.column(f.name).cast(f.type)
+                    if f.name in merged.column_names
+                    else pa.nulls(merged.num_rows, f.type)
+                    for f in current
+                ],
+                schema=S.with_metadata(table, current, __version__),
+            )
+        run_ids = {e.get("run_id") for e in batch}
+        run_id = run_ids.pop() if len(run_ids) == 1 else None
+        write_segment(
+            self.root,
+            self.chain,
+            table,
+            rel_dir,
+            merged,
+            name=segment_name(f"compact-{run_id}" if run_id else "compact"),
+            op="compact",
+            run_id=run_id,
+            replaces=[e["path"] for e in batch],
+        )
+        for e in batch:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._abs(e["path"]))
+        fsync_dir(self._abs(rel_dir))
+        rep.merged += len(batch)
+        rep.written += 1
+        rep.rows += merged.num_rows
+
+    def _remove_stray_tmp(self, older_than: float) -> int:
+        removed = 0
+        cutoff = time.time() - older_than
+        with self.chain.locked():
+            entries, _ = self.chain.read()
+            live, _ = self._live(entries)
+            pending = {tmp_name(self._abs(p)) for p in live}
+            for rel in self._list_files():
+                base = rel.rsplit("/", 1)[-1]
+                path = self._abs(rel)
+                if base.startswith(".") and base.endswith(".tmp") and path not in pending:
+                    with contextlib.suppress(FileNotFoundError):
+                        if os.path.getmtime(path) < cutoff:
+                            os.remove(path)
+                            removed += 1
+        return removed
+
+    # -- WARC export -----------------------------------------------------------------------
+
+    def iter_snapshots(self) -> Iterator[dict[str, Any]]:
+        """Each stored body once (earliest copy first by chain order), as a dict per row."""
+        seen: set[str] = set()
+        for e in self.live_segments("snapshots"):
+            if not e["rows"]:
+                continue
+            pf = pq.ParquetFile(self._abs(e["path"]))
+            for batch in pf.iter_batches(batch_size=256):
+                for row in batch.to_pylist():
+                    if row["sha256"] in seen:
+                        continue
+                    seen.add(row["sha256"])
+                    yield row
+
+    def export_warc(self, path: str | os.PathLike[str]) -> int:
+        """Write every snapshot as a WARC/1.1 ``response`` record; returns the record count.
+
+        The HTTP block is the stored status and headers of the first fetch that produced the
+        body, with the body as stored (decoded): a ``Content-Encoding``/``Transfer-Encoding``
+        that no longer describes it, and a ``Content-Length`` that differs from it, are kept
+        under ``X-Tdmscan-Original-*`` names so replay tools read the payload correctly.
+        """
+        from warcio.statusandheaders import StatusAndHeaders
+        from warcio.warcwriter import WARCWriter
+
+        path = os.fspath(path)
+        n = 0
+        with open(path, "wb") as fh:
+            w = WARCWriter(fh, gzip=path.endswith(".gz"), warc_version="1.1")
+            info = w.create_warcinfo_record(
+                os.path.basename(path),
+                {
+                    "software": f"tdmscan {__version__}",
+                    "description": "tdmscan ledger snapshots (robots.txt, tdmrep.json, ai.txt...)",
+                    "ledger-chain-head": self.head(),
+                },
+            )
+            w.write_record(info)
+            for row in self.iter_snapshots():
+                body: bytes = row["body"] or b""
+                headers = _export_headers(row["headers"] or [], len(body))
+                status = row["status"] if row["status"] is not None else 200
+                http = StatusAndHeaders(status_line(status), headers, protocol="HTTP/1.1")
+                digest = base64.b32encode(bytes.fromhex(row["sha256"])).decode("ascii")
+                fetched_at = row["fetched_at"]
+                warc_headers = {
+                    "WARC-Payload-Digest": f"sha256:{digest}",
+                }
+                if fetched_at is not None:
+                    warc_headers["WARC-Date"] = utc_iso(fetched_at.astimezone(UTC))
+                rec = w.create_warc_record(
+                    row["url"] or "",
+                    "response",
+                    payload=io.BytesIO(body),
+                    length=len(body),
+                    http_headers=http,
+                    warc_headers_dict=warc_headers,
+                )
+                w.write_record(rec)
+                n += 1
+            fh.flush()
+            os.fsync(fh.fileno())
+        return n
+
+
+def _export_headers(headers: list[dict[str, str]], body_len: int) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    length_ok = True
+    for h in headers:
+        name, value = h["name"], h["value"]
+        lname = name.lower()
+        if lname in ("content-encoding", "transfer-encoding"):
+            out.append((f"X-Tdmscan-Original-{name}", value))
+            length_ok = False
+        elif lname == "content-length":
+            if value.strip() != str(body_len):
+                length_ok = False
+            out.append((name, value))
+        else:
+            out.append((name, value))
+    if not length_ok or not any(n.lower() == "content-length" for n, _ in out):
+        out = [
+            (f"X-Tdmscan-Original-{n}", v) if n.lower() == "content-length" else (n, v)
+            for n, v in out
+        ]
+        out.append(("Content-Length", str(body_len)))
+    return out

@@ -1,0 +1,700 @@
+"""The buffered, crash-safe ledger writer.
+
+Rows are buffered per decision shard and turned into Arrow arrays column by column at flush
+time (list comprehensions over the buffered objects, never per-row dicts: building rows in
+Python dominated the measured cost, ECOSYSTEM.md 4.3). A shard is flushed as one segment when
+it holds ``flush_rows`` rows, and every buffer is flushed when ``flush_seconds`` have passed
+since the last flush (a background thread, so an idle crawler still persists its rows), on
+:meth:`LedgerWriter.flush` and on close. Before any decision segment is written, pending
+snapshots and fetches are written first, so every persisted decision's evidence is on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+
+from .._version import __version__
+from ..types import Decision, Fetched, SiteFiles
+from . import schema as S
+from .domains import PSL_VERSION, registrable_domain, shard_of
+from .segments import segment_name, write_segment
+
+if TYPE_CHECKING:
+    from .core import Ledger
+
+SOURCE_KINDS: tuple[str, ...] = ("own_crawl", "manifest_audit", "warc", "recheck")
+FETCH_KINDS: tuple[str, ...] = ("robots", "tdmrep", "ai-txt", "page", "rsl")
+_WELL_KNOWN = {"robots": "/robots.txt", "tdmrep": "/.well-known/tdmrep.json", "ai-txt": "/ai.txt"}
+_SELECTED_HEADERS = (
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "last-modified",
+    "etag",
+    "cache-control",
+    "date",
+)
+
+#: Snapshot bodies are flushed once this many bytes are pending (bodies are up to 500 KiB).
+SNAPSHOT_FLUSH_BYTES = 32 << 20
+
+
+def new_run_id() -> str:
+    """Sortable, filesystem- and hive-safe: ``20260102T030405Z-1a2b3c4d``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """sha256 of the configuration as canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class RunInfo:
+    """What a run is. ``kind``: audit | scan | warc | recheck | licence-import | ... (free text)."""
+
+    kind: str = "audit"
+    run_id: str = field(default_factory=new_run_id)
+    agents: Sequence[str] = ()
+    user_agent: str | None = None
+    mode: str = "conservative"
+    purpose: str = "train-ai"
+    config: Mapping[str, Any] = field(default_factory=dict)
+    input_description: str | None = None
+    input_sha256: str | None = None
+    dataset_id: str | None = None
+    tool_version: str = __version__
+    started_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.run_id or any(c in self.run_id for c in "/\\=") or self.run_id[0] in "._":
+            raise ValueError(f"run id {self.run_id!r}: must not contain / \\ = or start with . _")
+
+    @property
+    def config_json(self) -> str:
+        return json.dumps(self.config, sort_keys=True, separators=(",", ":"), default=str)
+
+    @property
+    def config_sha256(self) -> str:
+        return config_hash(self.config)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """Per-decision facts the :class:`Decision` itself does not carry."""
+
+    source_kind: str = "own_crawl"
+    content_size: int | None = None
+    dataset_id: str | None = None
+    snapshot_id: str | None = None
+    input_row: int | None = None
+    final_url: str | None = None  # overrides Decision.final_url when given
+    warc_file: str | None = None
+    warc_record_id: str | None = None
+    warc_offset: int | None = None
+    checked_at: datetime | None = None  # default: when the writer received the decision
+
+    def __post_init__(self) -> None:
+        if self.source_kind not in SOURCE_KINDS:
+            raise ValueError(f"source_kind {self.source_kind!r} not in {SOURCE_KINDS}")
+
+
+_NO_CTX = DecisionContext()
+
+
+def _us(dt: datetime | None) -> int | None:
+    """Microseconds since the epoch, UTC; a naive datetime is taken to be UTC already."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // _ONE_US
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def status_line(status: int) -> str:
+    """``200 OK``: the reason phrase is reconstructed (Fetched keeps only the code)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _by_identity(objs: list[Any]) -> tuple[list[Any], pa.Array]:
+    """Distinct objects (by identity) and the take() indices that rebuild ``objs``."""
+    slot: dict[int, int] = {}
+    uniq: list[Any] = []
+    idx = []
+    for o in objs:
+        k = slot.get(id(o))
+        if k is None:
+            k = slot[id(o)] = len(uniq)
+            uniq.append(o)
+        idx.append(k)
+    return uniq, pa.array(idx, pa.int32())
+
+
+def _list_column(values: list[tuple[str, ...]], typ: pa.DataType) -> pa.Array:
+    """list<string> from tuples; converting each distinct tuple once is ~3x faster."""
+    slot: dict[tuple[str, ...], int] = {}
+    try:
+        idx = [slot.setdefault(v, len(slot)) for v in values]
+    except TypeError:  # a caller passed lists: convert them as they are
+        return pa.array(values, typ)
+    return pa.array(list(slot), typ).take(pa.array(idx, pa.int32()))
+
+
+class LedgerWriter:
+    """Use through :meth:`Ledger.writer` as a context manager."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        run: RunInfo,
+        *,
+        shards: int = 16,
+        flush_rows: int = 10_000,
+        flush_seconds: float | None = 10.0,
+    ) -> None:
+        if shards < 1 or flush_rows < 1:
+            raise ValueError("shards and flush_rows must be positive")
+        self.ledger = ledger
+        self.run = run
+        self.shards = shards
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._root = ledger.root
+        self._chain = ledger.chain
+        self._lock = threading.RLock()
+        self._bufs: list[list[tuple[Any, ...]]] = [[] for _ in range(shards)]
+        self._buffered = 0
+        self._hosts: dict[str, tuple[str | None, str | None, str | None, int]] = {}
+        self._fetch_rows: list[dict[str, Any]] = []
+        self._snap_rows: list[dict[str, Any]] = []
+        self._snap_bytes = 0
+        self._known_snapshots: set[str] | None = None
+        r = secrets.token_hex(10)
+        # UUID version 8 (RFC 9562 custom): 74 random bits per writer + a 48-bit counter, so
+        # ids are unique without a per-row uuid4() call.
+        self._id_base = f"{r[:8]}-{r[8:12]}-8{r[12:15]}-{'89ab'[int(r[15], 16) & 3]}{r[16:19]}"
+        self._id_counter = 0
+        self._fetch_counter = 0
+        self.counts: dict[str, int] = dict.fromkeys(S.VERDICT_COUNTS.names, 0)
+        self.decisions_written = 0
+        self.fetches_written = 0
+        self.snapshots_written = 0
+        self.segments_written = 0
+        self._started_at = run.started_at or datetime.now(UTC)
+        self._last_flush = time.monotonic()
+        self._closed = False
+        self._bg_error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._const: dict[str, Any] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def open(self) -> LedgerWriter:
+        self.ledger.recover()
+        self._write_run_row("running")
+        if self.flush_seconds:
+            self._thread = threading.Thread(
+                target=self._timer, name="tdmscan-ledger-flush", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(error=exc)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Flush everything and write the final ``runs`` row (finished, or interrupted)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            self._flush_all()
+        bg = self._bg_error
+        if error is None and bg is not None:
+            error = bg
+        status = "finished" if error is None else "interrupted"
+        msg = None if error is None else f"{type(error).__name__}: {error}"
+        self._write_run_row(status, error=msg)
+        if bg is not None and error is bg:
+            raise bg
+
+    def _timer(self) -> None:
+        assert self.flush_seconds
+        interval = max(0.05, min(1.0, self.flush_seconds / 4))
+        while not self._stop.wait(interval):
+            if time.monotonic() - self._last_flush < self.flush_seconds:
+                continue
+            try:
+                with self._lock:
+                    if self._buffered or self._fetch_rows or self._snap_rows:
+                        self._flush_all()
+                    else:
+                        self._last_flush = time.monotonic()
+            except BaseException as exc:  # surfaced on the next add() or close()
+                self._bg_error = exc
+                return
+
+    def _check(self) -> None:
+        if self._bg_error is not None:
+            raise RuntimeError("ledger background flush failed") from self._bg_error
+        if self._closed:
+            raise RuntimeError("ledger writer is closed")
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def _host_info(self, prefix: str) -> tuple[str | None, str | None, str | None, int]:
+        info = self._hosts.get(prefix)
+        if info is not None:
+            return info
+        try:
+            parts = urlsplit(prefix)
+            host = parts.hostname
+            port = parts.port
+        except ValueError:
+            host = None
+            port = None
+        scheme = parts.scheme.lower() if host else ""
+        if host and scheme in ("http", "https"):
+            if ":" in host:
+                host = f"[{host}]"
+            default = 443 if scheme == "https" else 80
+            origin = f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+            domain = registrable_domain(host)
+        else:
+            origin = host = domain = None
+        info = (origin, host, domain, shard_of(domain, self.shards))
+        if len(self._hosts) > 1_000_000:  # bounded memory on internet-scale runs
+            self._hosts.clear()
+        self._hosts[prefix] = info
+        return info
+
+    def add(self, decision: Decision, ctx: DecisionContext | None = None) -> None:
+        """Buffer one decision; host, origin, registrable domain and shard come from its URL."""
+        self._add_chunk((decision,), ctx, None)
+
+    def add_many(
+        self,
+        decisions: Iterable[Decision],
+        ctx: DecisionContext | Sequence[DecisionContext | None] | None = None,
+    ) -> None:
+        """Buffer many decisions with one shared context or one context per decision.
+
+        Rows of one call that arrive within the same chunk share ``checked_at`` (the moment
+        the writer received them), which is what that column means.
+        """
+        shared = ctx is None or isinstance(ctx, DecisionContext)
+        chunk: list[Decision] = []
+        ctxs: list[DecisionContext | None] = []
+        it = iter(ctx) if not shared else None  # type: ignore[arg-type]
+        for d in decisions:
+            chunk.append(d)
+            if it is not None:
+                try:
+                    ctxs.append(next(it))
+                except StopIteration:
+                    raise ValueError("fewer contexts than decisions") from None
+            if len(chunk) >= 4096:
+                self._add_chunk(chunk, ctx if shared else None, ctxs if not shared else None)  # type: ignore[arg-type]
+                chunk, ctxs = [], []
+        if chunk:
+            self._add_chunk(chunk, ctx if shared else None, ctxs if not shared else None)  # type: ignore[arg-type]
+        if it is not None and next(it, None) is not None:
+            raise ValueError("more contexts than decisions")
+
+    def _add_chunk(
+        self,
+        decisions: Sequence[Decision],
+        ctx: DecisionContext | None,
+        ctxs: Sequence[DecisionContext | None] | None,
+    ) -> None:
+        if self._bg_error is not None or self._closed:
+            self._check()
+        hosts = self._hosts
+        host_info = self._host_info
+        now = time.time_ns() // 1000
+        shared = ctx or _NO_CTX
+        done = 0
+        with self._lock:
+            bufs = self._bufs
+            limit = self.flush_rows
+            for i, d in enumerate(decisions):
+                url = d.url
+                # Cache key "scheme://netloc": one find instead of parsing every URL.
+                j = url.find("//")
+                cut = url.find("/", j + 2) if j >= 0 else -1
+                prefix = url if cut < 0 else url[:cut]
+                info = hosts.get(prefix) or host_info(prefix)
+                c = shared if ctxs is None else (ctxs[i] or _NO_CTX)
+                buf = bufs[info[3]]
+                buf.append((d, c, info, now))
+                if len(buf) >= limit:
+                    self._buffered += i + 1 - done
+                    done = i + 1
+                    self._flush_snapshots_and_fetches()
+                    self._flush_shard(info[3])
+            self._buffered += len(decisions) - done
+
+    def _flush_shard(self, k: int) -> None:
+        rows = self._bufs[k]
+        if not rows:
+            return
+        self._bufs[k] = []
+        self._buffered -= len(rows)
+        table = self._decisions_table(rows)
+        write_segment(
+            self._root,
+            self._chain,
+            "decisions",
+            f"decisions/run={self.run.run_id}/shard={k}",
+            table,
+            name=segment_name(self.run.run_id),
+            run_id=self.run.run_id,
+        )
+        self.segments_written += 1
+        self.decisions_written += len(rows)
+        counts = self.counts
+        for item in table.column("verdict").value_counts().to_pylist():
+            if item["values"] in counts:
+                counts[item["values"]] += item["counts"]
+
+    def _const_array(self, name: str, value: Any, n: int, typ: pa.DataType) -> pa.Array:
+        return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
+
+    def _decisions_table(self, rows: list[tuple[Any, ...]]) -> pa.Table:
+        n = len(rows)
+        ds: list[Decision] = [r[0] for r in rows]
+        cs: list[DecisionContext] = [r[1] for r in rows]
+        infos = [r[2] for r in rows]
+        start = self._id_counter
+        self._id_counter += n
+        base = self._id_base
+        ids = [f"{base}-{c:012x}" for c in range(start, start + n)]
+        checked = [r[3] if r[1].checked_at is None else _us(r[1].checked_at) for r in rows]
+        # Decisions of one origin and agent share one RobotsOutcome object, and one origin's
+        # decisions share one host-info tuple: build those columns once per distinct object.
+        uniq, take = _by_identity([d.robots for d in ds])
+        hinfo, htake = _by_identity(infos)
+
+        def rob(attr: str, typ: pa.DataType, conv: Any = None) -> pa.Array:
+            vals = [None if r is None else getattr(r, attr) for r in uniq]
+            if conv is not None:
+                vals = [conv(v) for v in vals]
+            return pa.array(vals, typ).take(take)
+
+        evs = [d.evidence for d in ds]
+        offsets = pa.array([0, *accumulate(len(e) for e in evs)], pa.int32())
+        flat = [e for ev in evs for e in ev]
+        ev_struct = pa.StructArray.from_arrays(
+            [
+                pa.array([getattr(e, f) for e in flat], S.EVIDENCE.field(f).type)
+                for f in S.EVIDENCE_FIELDS
+            ],
+            fields=list(S.EVIDENCE),
+        )
+        evidence = pa.ListArray.from_arrays(offsets, ev_struct)
+        any_ctx = any(c is not _NO_CTX for c in cs)
+
+        def ctx(attr: str, typ: pa.DataType) -> Any:
+            return [getattr(c, attr) for c in cs] if any_ctx else pa.nulls(n, typ)
+
+        final_urls = [c.final_url or d.final_url for c, d in zip(cs, ds, strict=True)]
+        source_kind = [c.source_kind for c in cs] if any_ctx else ["own_crawl"] * n
+        run = self.run
+        cols: dict[str, Any] = {
+            "decision_id": ids,
+            "run_id": self._const_array("run_id", run.run_id, n, pa.string()),
+            "url": [d.url for d in ds],
+            "final_url": final_urls,
+            "origin": pa.array([i[0] for i in hinfo], S.S).take(htake),
+            "host": pa.array([i[1] for i in hinfo], S.S).take(htake),
+            "registrable_domain": pa.array([i[2] for i in hinfo], S.S).take(htake),
+            "agent": [d.agent for d in ds],
+            "purpose": [d.purpose for d in ds],
+            "mode": [d.mode for d in ds],
+            "verdict": [d.verdict for d in ds],
+            "reasons": _list_column([d.reasons for d in ds], S.LS),
+            "checked_at": checked,
+            "robots_url": rob("url", S.S),
+            "robots_sha256": rob("sha256", S.S),
+            "robots_fetched_at": rob("fetched_at", S.TS, _us),
+            "robots_status": rob("status", S.I16),
+            "robots_branch": rob("branch", S.S),
+            "robots_verdict": rob("verdict", S.S),
+            "robots_matched_rule": rob("matched_rule", S.S),
+            "robots_matched_line": rob("matched_line", S.I32),
+            "robots_group": rob("group", S.S),
+            "robots_truncated": rob("truncated", S.B),
+            "robots_error": rob("error", S.S),
+            "tdm_reservation": [d.tdm_reservation for d in ds],
+            "tdm_source": [d.tdm_source for d in ds],
+            "tdm_policy": [d.tdm_policy for d in ds],
+            "tdmrep_sha256": [d.tdmrep_sha256 for d in ds],
+            "evidence": evidence,
+            "licences": _list_column([d.licences for d in ds], S.LS),
+            "content_size": ctx("content_size", S.I64),
+            "source_kind": source_kind,
+            "dataset_id": [c.dataset_id or run.dataset_id for c in cs]
+            if any_ctx
+            else self._const_array("dataset_id", run.dataset_id, n, pa.string()),
+            "snapshot_id": ctx("snapshot_id", S.S),
+            "tool_version": self._const_array("tool_version", run.tool_version, n, pa.string()),
+            "config_sha256": self._const_array("config_sha256", run.config_sha256, n, pa.string()),
+            "errors": _list_column([d.errors for d in ds], S.LS),
+            "warc_file": ctx("warc_file", S.S),
+            "warc_record_id": ctx("warc_record_id", S.S),
+            "warc_offset": ctx("warc_offset", S.I64),
+            "input_row": ctx("input_row", S.I64),
+        }
+        arrays = [
+            v if isinstance(v, pa.Array) else pa.array(v, f.type)
+            for f, v in zip(S.DECISIONS, cols.values(), strict=True)
+        ]
+        return pa.Table.from_arrays(
+            arrays, schema=S.with_metadata("decisions", S.DECISIONS, run.tool_version)
+        )
+
+    # -- fetches and snapshots -------------------------------------------------------------
+
+    def add_site(self, site: SiteFiles) -> None:
+        """Fetch rows and snapshots for an origin's robots.txt, tdmrep.json and ai.txt."""
+        for kind, f in (("robots", site.robots), ("tdmrep", site.tdmrep), ("ai-txt", site.ai_txt)):
+            if f is not None:
+                self.add_fetch(f, kind, site.origin)
+
+    def add_fetch(self, fetched: Fetched, kind: str, origin: str) -> None:
+        """One signal-file fetch (kind: robots, tdmrep, ai-txt, page, rsl) and its body.
+
+        A body is stored once per ledger: a snapshot is written only for a response that
+        arrived (status set) whose sha256 the ledger does not hold yet.
+        """
+        self._check()
+        if kind not in FETCH_KINDS:
+            raise ValueError(f"fetch kind {kind!r} not in {FETCH_KINDS}")
+        url = fetched.url or (
+            origin.rstrip("/") + _WELL_KNOWN[kind] if kind in _WELL_KNOWN else None
+        )
+        fetched_at = fetched.fetched_at or datetime.now(UTC)
+        lower = {}
+        for k, v in fetched.headers:
+            lk = k.lower()
+            if lk in _SELECTED_HEADERS:
+                lower[lk] = f"{lower[lk]}, {v}" if lk in lower else v
+        has_body = fetched.status is not None
+        row = {
+            "fetch_id": f"{self._id_base}-f{self._next_fetch():011x}",
+            "run_id": self.run.run_id,
+            "origin": origin,
+            "kind": kind,
+            "url": url,
+            "final_url": fetched.final_url,
+            "redirects": list(fetched.redirects),
+            "status": fetched.status,
+            "content_type": lower.get("content-type"),
+            "content_length": lower.get("content-length"),
+            "content_encoding": lower.get("content-encoding"),
+            "last_modified": lower.get("last-modified"),
+            "etag": lower.get("etag"),
+            "cache_control": lower.get("cache-control"),
+            "date": lower.get("date"),
+            "error": fetched.error,
+            "elapsed_s": fetched.elapsed,
+            "fetched_at": fetched_at,
+            "sha256": fetched.sha256 if has_body else None,
+            "size": len(fetched.body) if has_body else None,
+            "truncated": fetched.truncated,
+            "stale": fetched.stale,
+        }
+        with self._lock:
+            self._fetch_rows.append(row)
+            if has_body and fetched.sha256 not in self._snapshot_keys():
+                self._known_snapshots.add(fetched.sha256)  # type: ignore[union-attr]
+                self._snap_rows.append(
+                    {
+                        "sha256": fetched.sha256,
+                        "size": len(fetched.body),
+                        "body": fetched.body,
+                        "url": fetched.final_url or url,
+                        "kind": kind,
+                        "status": fetched.status,
+                        "headers": [{"name": k, "value": v} for k, v in fetched.headers],
+                        "fetched_at": fetched_at,
+                        "run_id": self.run.run_id,
+                    }
+                )
+                self._snap_bytes += len(fetched.body)
+            if (
+                len(self._fetch_rows) >= self.flush_rows
+                or len(self._snap_rows) >= self.flush_rows
+                or self._snap_bytes >= SNAPSHOT_FLUSH_BYTES
+            ):
+                self._flush_snapshots_and_fetches()
+
+    def _next_fetch(self) -> int:
+        self._fetch_counter += 1
+        return self._fetch_counter
+
+    def _snapshot_keys(self) -> set[str]:
+        if self._known_snapshots is None:
+            self._known_snapshots = self.ledger.snapshot_keys()
+        return self._known_snapshots
+
+    def _flush_snapshots_and_fetches(self) -> None:
+        tv = self.run.tool_version
+        if self._snap_rows:
+            rows, self._snap_rows, self._snap_bytes = self._snap_rows, [], 0
+            t = pa.Table.from_pylist(rows, schema=S.with_metadata("snapshots", S.SNAPSHOTS, tv))
+            write_segment(
+                self._root,
+                self._chain,
+                "snapshots",
+                "snapshots",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.snapshots_written += len(rows)
+            self.segments_written += 1
+        if self._fetch_rows:
+            rows, self._fetch_rows = self._fetch_rows, []
+            t = pa.Table.from_pylist(rows, schema=S.with_metadata("fetches", S.FETCHES, tv))
+            write_segment(
+                self._root,
+                self._chain,
+                "fetches",
+                f"fetches/run={self.run.run_id}",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.fetches_written += len(rows)
+            self.segments_written += 1
+
+    # -- licences --------------------------------------------------------------------------
+
+    def add_licences(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Append licence-inventory records (COMPLIANCE.md section 5) as one segment.
+
+        Keys that match a ``licences`` column are stored there; any other key goes into
+        ``extra_json`` so nothing an import supplies is dropped. Returns the rows written.
+        """
+        self._check()
+        names = set(S.LICENCES.names)
+        now = datetime.now(UTC)
+        rows = []
+        for rec in records:
+            row = {k: v for k, v in rec.items() if k in names}
+            extra = {k: v for k, v in rec.items() if k not in names}
+            if extra:
+                row["extra_json"] = json.dumps(extra, sort_keys=True, default=str)
+            row.setdefault("licence_record_id", f"{self._id_base}-l{self._next_fetch():011x}")
+            row["run_id"] = self.run.run_id
+            row.setdefault("recorded_at", now)
+            rows.append(row)
+        if not rows:
+            return 0
+        t = pa.Table.from_pylist(
+            rows, schema=S.with_metadata("licences", S.LICENCES, self.run.tool_version)
+        )
+        with self._lock:
+            write_segment(
+                self._root,
+                self._chain,
+                "licences",
+                f"licences/run={self.run.run_id}",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.segments_written += 1
+        return len(rows)
+
+    # -- flushing --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every buffered row now (segments may be small; prefer the automatic flush)."""
+        self._check()
+        with self._lock:
+            self._flush_all()
+
+    def _flush_all(self) -> None:
+        self._flush_snapshots_and_fetches()
+        for k in range(self.shards):
+            self._flush_shard(k)
+        self._last_flush = time.monotonic()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def _write_run_row(self, status: str, error: str | None = None) -> None:
+        run = self.run
+        now = datetime.now(UTC)
+        finished = status != "running"
+        counts = self.ledger.run_counts(run.run_id) if finished else {}
+        verdicts = counts.get("verdicts") or dict.fromkeys(S.VERDICT_COUNTS.names, 0)
+        row = {
+            "run_id": run.run_id,
+            "kind": run.kind,
+            "status": status,
+            "started_at": self._started_at,
+            "finished_at": now if finished else None,
+            "updated_at": now,
+            "tool_version": run.tool_version,
+            "agents": list(run.agents),
+            "user_agent": run.user_agent,
+            "mode": run.mode,
+            "purpose": run.purpose,
+            "config_json": run.config_json,
+            "config_sha256": run.config_sha256,
+            "input_description": run.input_description,
+            "input_sha256": run.input_sha256,
+            "dataset_id": run.dataset_id,
+            "decisions": counts.get("decisions", 0),
+            "verdict_counts": {k: verdicts.get(k, 0) for k in S.VERDICT_COUNTS.names},
+            "fetches": counts.get("fetches", 0),
+            "snapshots_new": self.snapshots_written,
+            "shards": self.shards,
+            "psl_version": PSL_VERSION,
+            "schema_versions": dict(S.SCHEMA_VERSIONS),
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "error": error,
+        }
+        t = pa.Table.from_pylist([row], schema=S.with_metadata("runs", S.RUNS, run.tool_version))
+        write_segment(
+            self._root,
+            self._chain,
+            "runs",
+            f"runs/run={run.run_id}",
+            t,
+            name=segment_name(run.run_id),
+            run_id=run.run_id,
+        )
