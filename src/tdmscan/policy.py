@@ -1,18 +1,65 @@
 """Combine parsed signals into a Decision for (url, agent, purpose).
 
-Interim version: robots.txt only, through protego. The full cross-protocol policy replaces
-the body of ``decide``; the three entry points and their signatures are the contract.
+The rules (DESIGN.md "Verdicts", SIGNALS.md section 10):
+
+* each protocol first applies its own precedence (TDMRep layering, aipref most-restrictive,
+  RSL most-specific content, RFC 9309 longest match);
+* across protocols any reservation wins and an explicit allow never cancels another
+  protocol's reservation;
+* a failed required check (robots.txt unreachable, page unreachable) gives ``unknown`` unless
+  something already reserved;
+* ``conservative`` (default) also decides on inferred reservations (a robots.txt group naming
+  a catalogued training agent, legacy aipref labels, ``noarchive``, ``noimageai`` on a page,
+  an RSL document that cannot be obtained); ``strict`` records them as evidence only.
+
+``parse_site`` runs once per origin; ``decide`` runs per URL and must stay cheap, so anything
+that depends only on (origin, agent) is computed once and memoised on the SiteSignals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-from protego import Protego
+from .signals import aipref, contentsignal, headers, html, licences, rsl, tdmrep
+from .signals.aitxt import AiTxt, parse_ai_txt
+from .signals.catalogue import load_catalogue
+from .signals.matching import product_token
+from .signals.robots import RobotsTxt, parse_robots
+from .types import (
+    MODES,
+    PURPOSES,
+    Decision,
+    Evidence,
+    Fetched,
+    RobotsOutcome,
+    SiteFiles,
+    as_fetched,
+)
+from .urls import InvalidURL, ParsedURL, parse_url
 
-from .types import Decision, Fetched, RobotsOutcome, SiteFiles, as_fetched
-from .urls import InvalidURL, parse_url
+SPEC = {
+    "robots": "RFC 9309",
+    "tdmrep": "TDMRep CG-FINAL-20240510",
+    "aipref": "draft-ietf-aipref-vocab-07/attach-05",
+    "content-signal": "contentsignals.org (unversioned)",
+    "rsl": "RSL 1.0",
+    "ai-txt": "Spawning ai.txt (unversioned)",
+    "robots-meta": "noai convention (DeviantArt 2022)",
+    "robots-header": "X-Robots-Tag / draft-illyes-repext-00",
+    "licence": "SPDX license list 2026-07-16",
+}
+
+#: Label of each purpose in each vocabulary (None: the vocabulary cannot speak to it).
+_AIPREF_LABEL = {"train-ai": "train-ai", "search": "search", "ai-input": None, "tdm": None}
+_CSIGNAL_KEY = {"train-ai": "ai-train", "search": "search", "ai-input": "ai-input", "tdm": None}
+#: Protocols that speak of AI training / mining at large, not of search indexing.
+_TRAINING_PURPOSES = frozenset({"train-ai", "tdm", "ai-input"})
+_IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".bmp", ".tif", ".tiff")
+
+
+# --------------------------------------------------------------------------- site level
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,53 +67,501 @@ class SiteSignals:
     """Origin-level files, parsed once per origin and shared by every URL and agent."""
 
     files: SiteFiles
-    robots: object | None = None
+    robots: RobotsTxt | None = None
+    robots_branch: str = "absent"
+    tdmrep: tdmrep.TdmRepFile | None = None
+    ai_txt: AiTxt | None = None
+    rsl_documents: Mapping[str, Fetched] = field(default_factory=dict)
+    _agent_memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def crawl_delay(self, agent: str) -> float | None:
+        return self.robots.crawl_delay(agent) if self.robots is not None else None
+
+    def rsl_urls(self, agent: str) -> tuple[str, ...]:
+        """RSL licence URLs the robots.txt points to for this agent (group lines, else global)."""
+        if self.robots is None:
+            return ()
+        return tuple(r.value for r in self.robots.licenses(agent) if r.value)
 
 
-def parse_site(files: SiteFiles) -> SiteSignals:
-    robots = None
-    if files.robots is not None and files.robots.ok:
-        robots = Protego.parse(files.robots.body.decode("utf-8", "replace"))
-    return SiteSignals(files=files, robots=robots)
+def robots_branch(f: Fetched | None) -> str:
+    """RFC 9309 section 2.3.1: which branch a robots.txt fetch falls into."""
+    if f is None:
+        return "absent"
+    if f.error == "too-many-redirects":
+        return "redirect-limit"
+    if f.stale and f.ok:
+        return "stale-copy"
+    if f.unreachable:
+        return "unreachable"
+    if f.ok:
+        return "parsed"
+    if f.status is not None and 300 <= f.status < 400:
+        # A redirect we were not allowed to follow further is "unavailable", like 4xx.
+        return "redirect-limit"
+    return "4xx-allow"
+
+
+def parse_site(files: SiteFiles, rsl_documents: Mapping[str, Fetched] | None = None) -> SiteSignals:
+    branch = robots_branch(files.robots)
+    robots = parse_robots(files.robots.body) if branch in ("parsed", "stale-copy") else None
+    tdm = None
+    if files.tdmrep is not None and files.tdmrep.ok:
+        tdm = tdmrep.parse_tdmrep_json(files.tdmrep.body)
+    ai = None
+    if files.ai_txt is not None and files.ai_txt.ok:
+        ai = parse_ai_txt(files.ai_txt.body)
+    return SiteSignals(files, robots, branch, tdm, ai, dict(rsl_documents or {}))
+
+
+# --------------------------------------------------------------------------- page level
+
+
+@dataclass(frozen=True, slots=True)
+class PageSignals:
+    fetched: Fetched
+    robots_header: headers.RobotsDirectives
+    head: html.HtmlHead | None
+    tdm_header: tdmrep.TdmValue
+    usage_header: aipref.UsagePrefs | None
+    link_licences: tuple[headers.LinkLicence, ...]
+    content_signal_header: str | None
+    is_image: bool
+    is_html: bool
+
+
+def _looks_html(f: Fetched) -> bool:
+    ct = (f.content_type or "").lower()
+    if "html" in ct:
+        return True
+    if ct and not ct.startswith("text/plain") and "xml" not in ct:
+        return False
+    return b"<html" in f.body[:2048].lower() or b"<head" in f.body[:2048].lower()
+
+
+def parse_page(page: Fetched, url: str = "") -> PageSignals:
+    ct = (page.content_type or "").lower()
+    path = url.split("?", 1)[0].lower()
+    is_image = ct.startswith("image/") or (not ct and path.endswith(_IMAGE_EXT))
+    is_html = not is_image and _looks_html(page)
+    usage_lines = page.header_values("content-usage")
+    return PageSignals(
+        fetched=page,
+        robots_header=headers.parse_robots_tag(page.headers),
+        head=html.parse_html_head(page.body) if is_html else None,
+        tdm_header=tdmrep.tdm_from_headers(page.headers),
+        usage_header=aipref.parse_content_usage(usage_lines) if usage_lines else None,
+        link_licences=headers.link_licences(page.headers),
+        content_signal_header=page.header("content-signal"),
+        is_image=is_image,
+        is_html=is_html,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=4096)
+def _usage(value: str) -> aipref.UsagePrefs:
+    return aipref.parse_content_usage(value)
+
+
+@lru_cache(maxsize=4096)
+def _csignal(value: str) -> contentsignal.ContentSignal:
+    return contentsignal.parse_content_signal(value)
+
+
+@lru_cache(maxsize=1)
+def _default_training_tokens() -> frozenset[str]:
+    return frozenset(product_token(t) for t in load_catalogue().training_tokens())
+
+
+class _Collector:
+    """Accumulates evidence, decisive reservation codes and errors for one decision."""
+
+    __slots__ = ("errors", "evidence", "licences", "mode", "reasons")
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.reasons: list[str] = []
+        self.errors: list[str] = []
+        self.evidence: list[Evidence] = []
+        self.licences: list[str] = []
+
+    def reserve(self, reason: str, protocol: str, locator: str, raw: str, *,
+                strength: str = "explicit", source_url: str | None = None,
+                sha256: str | None = None) -> None:
+        decisive = strength == "explicit" or self.mode == "conservative"
+        if decisive and reason not in self.reasons:
+            self.reasons.append(reason)
+        self.evidence.append(Evidence(protocol, locator, raw, "reserved", reason, SPEC.get(protocol),
+                                      source_url, sha256, strength, decisive))
+
+    def note(self, protocol: str, locator: str, raw: str, interpretation: str = "info", *,
+             reason: str | None = None, strength: str = "info", source_url: str | None = None,
+             sha256: str | None = None) -> None:
+        self.evidence.append(Evidence(protocol, locator, raw, interpretation, reason,
+                                      SPEC.get(protocol), source_url, sha256, strength, False))
+
+    def error(self, reason: str, protocol: str, locator: str, raw: str,
+              source_url: str | None = None) -> None:
+        if reason not in self.errors:
+            self.errors.append(reason)
+        self.evidence.append(Evidence(protocol, locator, raw, "unknown", reason, SPEC.get(protocol),
+                                      source_url, None, "explicit", True))
+
+    def add_licence(self, lic: str) -> None:
+        if lic not in self.licences:
+            self.licences.append(lic)
+
+
+def _rule_text(rule) -> str:  # noqa: ANN001 - RobotsRule
+    return f"{rule.kind.capitalize()}: {rule.pattern}"
+
+
+# --------------------------------------------------------------------------- per protocol
+
+
+def _robots(c: _Collector, site: SiteSignals | None, agent: str, path: str, purpose: str,
+            training: frozenset[str]) -> RobotsOutcome:
+    f = site.files.robots if site else None
+    branch = site.robots_branch if site else "absent"
+    url = (f.url if f else None) or (f"{site.files.origin}/robots.txt" if site else None)
+    base = {"status": f.status if f else None, "url": url, "sha256": f.sha256 if f else None,
+            "fetched_at": f.fetched_at if f else None, "error": f.error if f else None}
+    if branch == "unreachable":
+        c.error("robots:unreachable", "robots", "robots.txt",
+                f"status {f.status}" if f and f.status else (f.error or "error") if f else "error",
+                url)
+        return RobotsOutcome(branch=branch, verdict="no-rule", **base)
+    if branch == "redirect-limit":
+        c.note("robots", "robots.txt", f"more than {len(f.redirects) if f else 5} redirects",
+               reason="robots:redirect-limit", source_url=url)
+    if site is None or site.robots is None:
+        return RobotsOutcome(branch=branch, verdict="no-rule", **base)
+    robots = site.robots
+    if path == "/robots.txt":
+        return RobotsOutcome(branch=branch, verdict="allow", truncated=robots.truncated, **base)
+    m = robots.match(agent, path)
+    sha = f.sha256 if f else None
+    if not m.allowed and m.rule is not None:
+        c.reserve("robots:disallow", "robots", f"robots.txt line {m.rule.line}", _rule_text(m.rule),
+                  source_url=url, sha256=sha)
+    if purpose in _TRAINING_PURPOSES and robots.named_agents:
+        own = product_token(agent)
+        # Only groups that name a training agent explicitly express intent about training;
+        # the "*" group is about crawling in general.
+        for token in sorted(robots.named_agents & training):
+            if token == own:
+                continue
+            pm = robots.match(token, path)
+            if not pm.allowed and pm.rule is not None and "*" not in pm.group_agents:
+                c.reserve("robots:training-agent-disallow", "robots",
+                          f"robots.txt line {pm.rule.line} (group {token})", _rule_text(pm.rule),
+                          strength="inferred", source_url=url, sha256=sha)
+                break
+    return RobotsOutcome(
+        branch=branch,
+        verdict="no-rule" if m.rule is None else ("allow" if m.allowed else "disallow"),
+        matched_line=m.rule.line if m.rule else None,
+        matched_rule=_rule_text(m.rule) if m.rule else None,
+        group=",".join(m.group_agents) or None,
+        truncated=robots.truncated,
+        **base,
+    )
+
+
+def _aipref(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str,
+            path: str, purpose: str, robots_allowed: bool) -> None:
+    label = _AIPREF_LABEL.get(purpose)
+    statements: list[tuple[aipref.UsagePrefs, str, str | None, str | None]] = []
+    if site is not None and site.robots is not None and robots_allowed:
+        f = site.files.robots
+        for rec in site.robots.content_usage(agent, path):
+            loc = f"robots.txt line {rec.line}"
+            statements.append((_usage(rec.value), loc, f.url if f else None, f.sha256 if f else None))
+    if page is not None:
+        if page.usage_header is not None:
+            statements.append((page.usage_header, "header Content-Usage", page.fetched.url, None))
+        if page.head is not None and page.head.content_usage is not None:
+            statements.append((page.head.content_usage, "meta name=content-usage",
+                               page.fetched.url, None))
+    for prefs, loc, src, sha in statements:
+        if not prefs.ok:
+            c.note("aipref", loc, prefs.raw, "unknown", reason="aipref:unparsable", source_url=src,
+                   sha256=sha)
+            continue
+        value = prefs.get(label) if label else None
+        non_standard = loc.startswith("meta")
+        if value == "n":
+            c.reserve(f"aipref:{label}=n", "aipref", loc, prefs.raw,
+                      strength="inferred" if non_standard else "explicit", source_url=src,
+                      sha256=sha)
+        elif value == "y":
+            c.note("aipref", loc, prefs.raw, "allowed", reason=f"aipref:{label}=y", source_url=src,
+                   sha256=sha, strength="explicit")
+        if purpose in _TRAINING_PURPOSES:
+            for legacy in sorted(aipref.LEGACY_TRAINING_LABELS):
+                if prefs.get(legacy) == "n":
+                    c.reserve(f"aipref:{legacy}=n", "aipref", loc, prefs.raw, strength="inferred",
+                              source_url=src, sha256=sha)
+
+
+def _content_signal(c: _Collector, site: SiteSignals | None, page: PageSignals | None,
+                    agent: str, purpose: str) -> None:
+    key = _CSIGNAL_KEY.get(purpose)
+    if key is None:
+        return
+    items: list[tuple[str, str, str, str | None, str | None]] = []  # value, locator, strength
+    if site is not None and site.robots is not None:
+        f = site.files.robots
+        for rec in site.robots.group_records(agent, "content-signal"):
+            items.append((rec.value, f"robots.txt line {rec.line}", "explicit",
+                          f.url if f else None, f.sha256 if f else None))
+    if page is not None:
+        # Not part of the published policy (SIGNALS 4.2): evidence, decisive only when
+        # conservative.
+        if page.content_signal_header:
+            items.append((page.content_signal_header, "header Content-Signal", "inferred",
+                          page.fetched.url, None))
+        if page.head is not None and page.head.content_signal:
+            items.append((page.head.content_signal, "meta name=content-signal", "inferred",
+                          page.fetched.url, None))
+    for value, loc, strength, src, sha in items:
+        sig = _csignal(value)
+        v = sig.values.get(key)
+        if v == "no":
+            c.reserve(f"content-signal:{key}=no", "content-signal", loc, sig.raw,
+                      strength=strength, source_url=src, sha256=sha)
+        elif v == "yes":
+            c.note("content-signal", loc, sig.raw, "allowed", reason=f"content-signal:{key}=yes",
+                   source_url=src, sha256=sha, strength="explicit")
+
+
+def _tdmrep(c: _Collector, site: SiteSignals | None, page: PageSignals | None, path: str,
+            purpose: str) -> tuple[int | None, str | None, str | None, str | None]:
+    file_value = None
+    sha = None
+    src = site.files.tdmrep.url if site and site.files.tdmrep else None
+    if site is not None and site.tdmrep is not None and site.tdmrep.ok:
+        sha = site.files.tdmrep.sha256 if site.files.tdmrep else None
+        m = site.tdmrep.match(path)
+        if m.rule is not None:
+            file_value = tdmrep.TdmValue(
+                reservation=m.rule.reservation, policy=m.rule.policy,
+                raw_reservation=None if m.rule.reservation is None else str(m.rule.reservation),
+                values=(), problems=(), lenient=m.rule.lenient,
+            )
+    header_value = page.tdm_header if page is not None else None
+    meta_value = page.head.tdm if page is not None and page.head is not None else None
+    if file_value is None and header_value is None and meta_value is None:
+        return None, None, None, None
+    res = tdmrep.layer(file_value, header_value, meta_value)
+    # Two header lines that disagree ("1, 0") are a protocol error: unset in strict mode, but
+    # the rightsholder did say "1" somewhere, so conservative mode honours it.
+    conflicting = [v for v in (header_value, meta_value) if v is not None and
+                   {"0", "1"} <= {s.strip() for s in v.values}]
+    locator = {"file": "/.well-known/tdmrep.json", "header": "header tdm-reservation",
+               "meta": "meta name=tdm-reservation"}.get(res.source or "", "tdmrep")
+    applies = purpose in _TRAINING_PURPOSES
+    if res.reservation == 1 and applies:
+        c.reserve("tdmrep:reserved", "tdmrep", locator, "tdm-reservation: 1",
+                  source_url=src if res.source == "file" else (page.fetched.url if page else None),
+                  sha256=sha if res.source == "file" else None)
+    elif res.reservation == 0:
+        c.note("tdmrep", locator, "tdm-reservation: 0", "allowed", reason="tdmrep:not-reserved",
+               strength="explicit")
+    if conflicting and res.reservation != 1 and applies:
+        c.reserve("tdmrep:reserved", "tdmrep", "header tdm-reservation (conflicting values)",
+                  ", ".join(conflicting[0].values), strength="inferred")
+    return res.reservation, res.source, res.policy, sha
+
+
+def _rsl(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str,
+         path: str, purpose: str) -> None:
+    docs: list[tuple[rsl.RslDocument, str, str | None]] = []
+    pointers: list[tuple[str, str]] = []
+    if site is not None:
+        for u in site.rsl_urls(agent):
+            pointers.append((u, "robots.txt License"))
+    if page is not None:
+        for ll in page.link_licences:
+            if ll.rsl:
+                pointers.append((ll.url, "header Link rel=license"))
+        if page.head is not None:
+            for ll in page.head.licences:
+                if ll.rsl:
+                    pointers.append((ll.url, "html link rel=license"))
+            for i, script in enumerate(page.head.rsl_scripts):
+                docs.append((rsl.parse_rsl(script), f"html script[{i}] application/rsl+xml", None))
+    fetched_docs = site.rsl_documents if site is not None else {}
+    for u, loc in pointers:
+        f = fetched_docs.get(u)
+        if f is None:
+            c.note("rsl", loc, u, reason="rsl:not-fetched", source_url=u)
+        elif not f.ok:
+            c.reserve("rsl:unobtainable", "rsl", loc, u, strength="inferred", source_url=u)
+        else:
+            docs.append((rsl.parse_rsl(f.body), loc, u))
+    for doc, loc, src in docs:
+        if not doc.ok:
+            c.note("rsl", loc, "; ".join(doc.problems)[:200], "unknown", reason="rsl:unparsable",
+                   source_url=src)
+            continue
+        r = doc.evaluate(path, purpose)
+        if r.status == "prohibited":
+            c.reserve("rsl:prohibited", "rsl", loc, r.raw, source_url=src)
+        elif r.status in ("licence-required", "permitted-paid"):
+            c.reserve(f"rsl:{r.status}", "rsl", loc, r.raw, source_url=src)
+        elif r.status.startswith("permitted"):
+            c.note("rsl", loc, r.raw, "allowed", reason=f"rsl:{r.status}", source_url=src,
+                   strength="explicit")
+
+
+def _ai_txt(c: _Collector, site: SiteSignals | None, agent: str, path: str, purpose: str) -> None:
+    if site is None or site.ai_txt is None or purpose not in _TRAINING_PURPOSES:
+        return
+    f = site.files.ai_txt
+    src = f.url if f else None
+    if not site.ai_txt.recognised:
+        c.note("ai-txt", "ai.txt", "present, unrecognised format", reason="ai-txt:unrecognised",
+               source_url=src)
+        return
+    m = site.ai_txt.match(agent, path)
+    if m.rule is None:
+        return
+    if not m.allowed:
+        c.reserve("ai-txt:disallow", "ai-txt", f"ai.txt line {m.rule.line}", _rule_text(m.rule),
+                  source_url=src, sha256=f.sha256 if f else None)
+    else:
+        c.note("ai-txt", f"ai.txt line {m.rule.line}", _rule_text(m.rule), "allowed",
+               reason="ai-txt:allow", source_url=src, strength="explicit")
+
+
+def _noai(c: _Collector, page: PageSignals | None, agent: str, purpose: str) -> None:
+    if page is None or purpose not in _TRAINING_PURPOSES:
+        return
+    sources = [("header", page.robots_header, "header X-Robots-Tag")]
+    if page.head is not None:
+        sources.append(("meta", page.head.robots, "meta name=robots"))
+    for kind, directives, loc in sources:
+        d = directives.for_agent(agent)
+        if not d:
+            continue
+        raw = ", ".join(sorted(d))
+        src = page.fetched.url
+        if "noai" in d:
+            c.reserve(f"{kind}:noai", "robots-" + kind, loc, raw, source_url=src)
+        if "noimageai" in d:
+            # On an image the directive is explicit; on an HTML page it speaks for the images
+            # of the page, which the page's own text may well be about.
+            c.reserve(f"{kind}:noimageai", "robots-" + kind, loc, raw,
+                      strength="explicit" if page.is_image else "inferred", source_url=src)
+        if "noarchive" in d:
+            c.reserve(f"{kind}:noarchive", "robots-" + kind, loc, raw, strength="inferred",
+                      source_url=src)
+    if page.head is not None and page.head.ignored_body_meta:
+        c.note("robots-meta", "body", "; ".join(page.head.ignored_body_meta)[:300],
+               reason="meta:in-body-ignored")
+
+
+def _licences(c: _Collector, page: PageSignals | None) -> None:
+    if page is None:
+        return
+    candidates: list[tuple[str, str]] = [(ll.url, ll.source) for ll in page.link_licences
+                                         if not ll.rsl]
+    if page.head is not None:
+        candidates += [(ll.url, ll.source) for ll in page.head.licences if not ll.rsl]
+        candidates += [(j.url, f"json-ld {j.scope}") for j in page.head.jsonld_licences
+                       if getattr(j, "url", None)]
+        candidates += [(v, f"dublin core {k}") for k, v in page.head.dc_licences]
+    for url, source in candidates:
+        lic = licences.licence_from_url(url)
+        if lic is None:
+            continue
+        c.add_licence(lic.spdx)
+        c.note("licence", source, url, reason=f"licence:{lic.spdx}", strength="licence",
+               source_url=page.fetched.url)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def _invalid(url: object, agents: Sequence[str], reason: str, purpose: str,
+             mode: str) -> list[Decision]:
+    return [Decision(url=str(url), agent=a, verdict="invalid", reasons=(f"url:{reason}",),
+                     purpose=purpose, mode=mode) for a in agents]
 
 
 def decide(
-    url: str,
+    url: str | ParsedURL,
     agents: Sequence[str],
     site: SiteSignals | None,
-    page: Fetched | None = None,
+    page: Fetched | PageSignals | None = None,
     *,
     purpose: str = "train-ai",
     mode: str = "conservative",
+    training_tokens: Iterable[str] | None = None,
 ) -> list[Decision]:
-    """One decision per agent for a URL, from pre-parsed site signals and an optional page."""
-    try:
-        parsed = parse_url(url)
-    except InvalidURL as exc:
-        return [
-            Decision(url=str(url), agent=a, verdict="invalid", reasons=(f"url:{exc.reason}",),
-                     purpose=purpose, mode=mode)
-            for a in agents
-        ]
-    out = []
+    """One decision per agent for a URL, from pre-parsed site signals and an optional page.
+
+    ``site`` None means no origin file was consulted (robots branch ``absent``); ``page`` is
+    the resource's own response when known (headers and ``<head>``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}, not {purpose!r}")
+    if isinstance(url, ParsedURL):
+        parsed = url
+    else:
+        try:
+            parsed = parse_url(url)
+        except InvalidURL as exc:
+            return _invalid(url, agents, exc.reason, purpose, mode)
+    training = (_default_training_tokens() if training_tokens is None
+                else frozenset(product_token(t) for t in training_tokens))
+    if isinstance(page, Fetched):
+        page = parse_page(page, parsed.path_query)
+    path = parsed.path_query
+    out: list[Decision] = []
     for agent in agents:
-        robots_f = site.files.robots if site else None
-        if robots_f is None:
-            out.append(Decision(parsed.url, agent, "allowed", purpose=purpose, mode=mode,
-                                robots=RobotsOutcome(branch="absent")))
-        elif robots_f.unreachable:
-            out.append(Decision(parsed.url, agent, "unknown", ("robots:unreachable",),
-                                purpose=purpose, mode=mode,
-                                robots=RobotsOutcome(branch="unreachable", status=robots_f.status)))
-        elif site is not None and site.robots is not None:
-            ok = site.robots.can_fetch(parsed.path_query, agent)  # type: ignore[attr-defined]
-            out.append(Decision(parsed.url, agent, "allowed" if ok else "reserved",
-                                () if ok else ("robots:disallow",), purpose=purpose, mode=mode,
-                                robots=RobotsOutcome(branch="parsed", status=robots_f.status,
-                                                     sha256=robots_f.sha256)))
+        c = _Collector(mode)
+        robots = _robots(c, site, agent, path, purpose, training)
+        _aipref(c, site, page, agent, path, purpose, robots.verdict != "disallow")
+        _content_signal(c, site, page, agent, purpose)
+        tdm_res, tdm_src, tdm_policy, tdm_sha = _tdmrep(c, site, page, path, purpose)
+        _rsl(c, site, page, agent, path, purpose)
+        _ai_txt(c, site, agent, path, purpose)
+        _noai(c, page, agent, purpose)
+        _licences(c, page)
+        if page is not None and page.fetched.unreachable:
+            c.error("page:unreachable", "page", "response",
+                    f"status {page.fetched.status}" if page.fetched.status
+                    else (page.fetched.error or "error"), page.fetched.url)
+        if c.reasons:
+            verdict = "reserved"
+        elif c.errors:
+            verdict = "unknown"
         else:
-            out.append(Decision(parsed.url, agent, "allowed", purpose=purpose, mode=mode,
-                                robots=RobotsOutcome(branch="4xx-allow", status=robots_f.status)))
+            verdict = "allowed"
+        out.append(Decision(
+            url=parsed.url,
+            agent=agent,
+            verdict=verdict,
+            reasons=tuple(c.reasons + c.errors),
+            evidence=tuple(c.evidence),
+            purpose=purpose,
+            mode=mode,
+            tdm_policy=tdm_policy if tdm_res == 1 else None,
+            licences=tuple(c.licences),
+            robots=robots,
+            tdm_reservation=tdm_res,
+            tdm_source=tdm_src,
+            tdmrep_sha256=tdm_sha,
+            final_url=page.fetched.final_url if page is not None else None,
+            errors=tuple(c.errors),
+        ))
     return out
 
 
@@ -80,12 +575,23 @@ def evaluate(
     response: Fetched | None = None,
     purpose: str = "train-ai",
     mode: str = "conservative",
+    rsl_documents: Mapping[str, bytes | Fetched] | None = None,
+    training_tokens: Iterable[str] | None = None,
 ) -> Decision:
-    """The whole decision from raw inputs, no network (see DESIGN.md, public API)."""
+    """The whole decision from raw inputs, no network (DESIGN.md, public API).
+
+    ``robots_txt``/``tdmrep_json``/``ai_txt`` accept bytes (a 200 response), a
+    :class:`Fetched` (any status or error) or None (not consulted). ``rsl_documents`` maps RSL
+    licence URLs (from ``License:`` lines or links) to their fetched bodies.
+    """
     try:
         origin = parse_url(url).origin
-    except InvalidURL:
+    except (InvalidURL, TypeError):
         origin = ""
-    files = SiteFiles(origin=origin, robots=as_fetched(robots_txt), tdmrep=as_fetched(tdmrep_json),
-                      ai_txt=as_fetched(ai_txt))
-    return decide(url, [agent], parse_site(files), response, purpose=purpose, mode=mode)[0]
+    files = SiteFiles(origin=origin, robots=as_fetched(robots_txt, origin + "/robots.txt"),
+                      tdmrep=as_fetched(tdmrep_json, origin + "/.well-known/tdmrep.json"),
+                      ai_txt=as_fetched(ai_txt, origin + "/ai.txt"))
+    docs = {u: as_fetched(v, u) for u, v in (rsl_documents or {}).items()}
+    site = parse_site(files, {u: f for u, f in docs.items() if f is not None})
+    return decide(url, [agent], site, response, purpose=purpose, mode=mode,
+                  training_tokens=training_tokens)[0]
