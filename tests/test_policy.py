@@ -110,8 +110,9 @@ def test_stale_copy_is_used_and_recorded():
 
 
 def test_robots_txt_itself_is_always_allowed():
-    d = evaluate("https://example.com/robots.txt", agent="MyBot",
-                 robots_txt=b"User-agent: *\nDisallow: /\n")
+    d = evaluate(
+        "https://example.com/robots.txt", agent="MyBot", robots_txt=b"User-agent: *\nDisallow: /\n"
+    )
     assert d.verdict == "allowed"
 
 
@@ -162,28 +163,35 @@ def test_google_group_does_not_capture_google_extended():
 
 
 def test_content_usage_in_robots():
-    robots = (b"User-Agent: *\nAllow: /\nDisallow: /private/\nContent-Usage: train-ai=n\n"
-              b"Content-Usage: /datasets/open/ train-ai=y\n")
+    robots = (
+        b"User-Agent: *\nAllow: /\nDisallow: /private/\nContent-Usage: train-ai=n\n"
+        b"Content-Usage: /datasets/open/ train-ai=y\n"
+    )
     d = evaluate("https://example.com/blog/x", agent="MyBot", robots_txt=robots)
     assert d.verdict == "reserved" and d.reasons == ("aipref:train-ai=n",)
     d = evaluate("https://example.com/datasets/open/a.csv", agent="MyBot", robots_txt=robots)
     assert d.verdict == "allowed"
-    assert any(e.reason == "aipref:train-ai=y" and e.interpretation == "allowed"
-               for e in d.evidence)
+    assert any(
+        e.reason == "aipref:train-ai=y" and e.interpretation == "allowed" for e in d.evidence
+    )
     d = evaluate("https://example.com/private/x", agent="MyBot", robots_txt=robots)
     assert d.reasons == ("robots:disallow",)  # disallowed paths carry no preference
 
 
 def test_header_allow_never_cancels_robots_content_usage_disallow():
     robots = b"User-agent: *\nContent-Usage: train-ai=n\n"
-    d = evaluate(URL, agent="MyBot", robots_txt=robots,
-                 response=page([("Content-Usage", "train-ai=y")]))
+    d = evaluate(
+        URL, agent="MyBot", robots_txt=robots, response=page([("Content-Usage", "train-ai=y")])
+    )
     assert d.verdict == "reserved" and d.reasons == ("aipref:train-ai=n",)
 
 
 def test_content_usage_header_last_duplicate_wins_and_malformed_is_unknown():
-    d = evaluate(URL, agent="MyBot", response=page([("Content-Usage", "train-ai=y"),
-                                                    ("Content-Usage", "train-ai=n")]))
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        response=page([("Content-Usage", "train-ai=y"), ("Content-Usage", "train-ai=n")]),
+    )
     assert d.reasons == ("aipref:train-ai=n",)
     d = evaluate(URL, agent="MyBot", response=page([("Content-Usage", "Train-AI=n")]))
     assert d.verdict == "allowed"
@@ -193,8 +201,12 @@ def test_content_usage_header_last_duplicate_wins_and_malformed_is_unknown():
 
 
 def test_aipref_search_label_for_search_purpose():
-    d = evaluate(URL, agent="MyBot", purpose="search",
-                 response=page([("Content-Usage", "train-ai=y, search=n")]))
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        purpose="search",
+        response=page([("Content-Usage", "train-ai=y, search=n")]),
+    )
     assert d.reasons == ("aipref:search=n",)
 
 
@@ -215,11 +227,14 @@ def test_content_signal_yes_does_not_cancel_content_usage_no():
 
 
 def test_content_signal_for_star_does_not_reach_an_agent_with_its_own_group():
-    robots = (b"User-agent: *\nContent-Signal: search=yes, ai-train=no\nAllow: /\n\n"
-              b"User-agent: MyBot\nAllow: /\n")
+    robots = (
+        b"User-agent: *\nContent-Signal: search=yes, ai-train=no\nAllow: /\n\n"
+        b"User-agent: MyBot\nAllow: /\n"
+    )
     assert evaluate(URL, agent="MyBot", robots_txt=robots).verdict == "allowed"
     assert evaluate(URL, agent="OtherBot", robots_txt=robots).reasons == (
-        "content-signal:ai-train=no",)
+        "content-signal:ai-train=no",
+    )
 
 
 def test_content_signal_search_yes_allows_search_purpose():
@@ -231,8 +246,10 @@ def test_content_signal_search_yes_allows_search_purpose():
 # --------------------------------------------------------------------------- TDMRep
 
 
-TDM_FILE = (b'[{"location": "/news/", "tdm-reservation": 1, '
-            b'"tdm-policy": "https://example.com/tdm.json"}, {"location": "/", "tdm-reservation": 0}]')
+TDM_FILE = (
+    b'[{"location": "/news/", "tdm-reservation": 1, '
+    b'"tdm-policy": "https://example.com/tdm.json"}, {"location": "/", "tdm-reservation": 0}]'
+)
 
 
 def test_tdmrep_file_reservation_with_policy():
@@ -250,15 +267,18 @@ def test_tdmrep_first_match_in_array_order():
 
 
 def test_tdmrep_header_zero_overrides_file_one():
-    d = evaluate(URL, agent="MyBot", tdmrep_json=TDM_FILE,
-                 response=page([("tdm-reservation", "0")]))
+    d = evaluate(
+        URL, agent="MyBot", tdmrep_json=TDM_FILE, response=page([("tdm-reservation", "0")])
+    )
     assert d.verdict == "allowed"
     assert (d.tdm_reservation, d.tdm_source) == (0, "header")
 
 
 def test_tdmrep_meta_with_only_policy_inherits_reservation():
-    body = (b'<html><head><meta name="tdm-policy" content="https://example.com/p2.json">'
-            b"</head><body></body></html>")
+    body = (
+        b'<html><head><meta name="tdm-policy" content="https://example.com/p2.json">'
+        b"</head><body></body></html>"
+    )
     d = evaluate(URL, agent="MyBot", response=page([("tdm-reservation", "1")], body=body))
     assert d.verdict == "reserved"
     assert d.tdm_policy == "https://example.com/p2.json"
@@ -306,13 +326,17 @@ def test_header_and_meta_combine():
 
 
 def test_noimageai_on_image_is_explicit_on_page_inferred():
-    img = Fetched(status=200, headers=[("Content-Type", "image/jpeg"),
-                                       ("X-Robots-Tag", "noimageai")], body=b"\xff\xd8")
+    img = Fetched(
+        status=200,
+        headers=[("Content-Type", "image/jpeg"), ("X-Robots-Tag", "noimageai")],
+        body=b"\xff\xd8",
+    )
     d = evaluate("https://example.com/a.jpg", agent="MyBot", response=img, mode="strict")
     assert d.reasons == ("header:noimageai",)
     body = b'<html><head><meta name="robots" content="noimageai"></head></html>'
     assert evaluate(URL, agent="MyBot", response=page(body=body), mode="strict").verdict == (
-        "allowed")
+        "allowed"
+    )
 
 
 def test_noarchive_is_conservative_only():
@@ -323,7 +347,8 @@ def test_noarchive_is_conservative_only():
 
 def test_noindex_alone_is_not_a_reservation():
     assert evaluate(URL, agent="MyBot", response=page([("X-Robots-Tag", "noindex")])).verdict == (
-        "allowed")
+        "allowed"
+    )
 
 
 # --------------------------------------------------------------------------- ai.txt
@@ -334,8 +359,13 @@ AI_TXT = b"# Spawning AI\nUser-agent: *\nDisallow: *.jpg\nAllow: *.html\nDisallo
 
 @pytest.mark.parametrize(
     ("path", "verdict"),
-    [("/img/photo.jpg", "reserved"), ("/img/photo.JPG", "reserved"),  # "Disallow: /" still hits
-     ("/a.jpg?w=200", "reserved"), ("/page.html", "allowed"), ("/other", "reserved")],
+    [
+        ("/img/photo.jpg", "reserved"),
+        ("/img/photo.JPG", "reserved"),  # "Disallow: /" still hits
+        ("/a.jpg?w=200", "reserved"),
+        ("/page.html", "allowed"),
+        ("/other", "reserved"),
+    ],
 )
 def test_ai_txt(path, verdict):
     d = evaluate("https://example.com" + path, agent="MyBot", ai_txt=AI_TXT)
@@ -365,11 +395,20 @@ RSL_DOC = b"""<rsl xmlns="https://rslstandard.org/rsl">
 
 def test_rsl_prohibited_via_robots_license_line():
     robots = b"License: https://example.com/license.xml\nUser-agent: *\nAllow: /\n"
-    d = evaluate(URL, agent="MyBot", robots_txt=robots,
-                 rsl_documents={"https://example.com/license.xml": RSL_DOC})
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        robots_txt=robots,
+        rsl_documents={"https://example.com/license.xml": RSL_DOC},
+    )
     assert d.reasons == ("rsl:prohibited",)
-    d = evaluate(URL, agent="MyBot", robots_txt=robots, purpose="search",
-                 rsl_documents={"https://example.com/license.xml": RSL_DOC})
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        robots_txt=robots,
+        purpose="search",
+        rsl_documents={"https://example.com/license.xml": RSL_DOC},
+    )
     assert d.verdict == "allowed"
 
 
@@ -377,14 +416,20 @@ def test_rsl_document_unobtainable_is_conservative_reservation():
     robots = b"License: https://example.com/license.xml\nUser-agent: *\nAllow: /\n"
     docs = {"https://example.com/license.xml": Fetched(status=404)}
     assert evaluate(URL, agent="MyBot", robots_txt=robots, rsl_documents=docs).reasons == (
-        "rsl:unobtainable",)
-    assert evaluate(URL, agent="MyBot", robots_txt=robots, rsl_documents=docs,
-                    mode="strict").verdict == "allowed"
+        "rsl:unobtainable",
+    )
+    assert (
+        evaluate(URL, agent="MyBot", robots_txt=robots, rsl_documents=docs, mode="strict").verdict
+        == "allowed"
+    )
 
 
 def test_rsl_inline_script():
-    body = (b'<html><head><script type="application/rsl+xml">' + RSL_DOC +
-            b"</script></head><body></body></html>")
+    body = (
+        b'<html><head><script type="application/rsl+xml">'
+        + RSL_DOC
+        + b"</script></head><body></body></html>"
+    )
     assert evaluate(URL, agent="MyBot", response=page(body=body)).reasons == ("rsl:prohibited",)
 
 
@@ -392,16 +437,23 @@ def test_rsl_inline_script():
 
 
 def test_cc_licence_is_inventory_not_reservation():
-    body = (b'<html><head><link rel="license noopener" '
-            b'href="https://creativecommons.org/licenses/by-nc-nd/4.0/deed.de"></head></html>')
+    body = (
+        b'<html><head><link rel="license noopener" '
+        b'href="https://creativecommons.org/licenses/by-nc-nd/4.0/deed.de"></head></html>'
+    )
     d = evaluate(URL, agent="MyBot", response=page(body=body))
     assert d.verdict == "allowed"
     assert d.licences == ("CC-BY-NC-ND-4.0",)
 
 
 def test_link_header_licence():
-    d = evaluate(URL, agent="MyBot", response=page(
-        [("Link", '<https://creativecommons.org/licenses/by/3.0/fr/>; rel="license"')]))
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        response=page(
+            [("Link", '<https://creativecommons.org/licenses/by/3.0/fr/>; rel="license"')]
+        ),
+    )
     assert d.licences == ("LicenseRef-CC-BY-3.0-FR",)
 
 
@@ -415,10 +467,19 @@ def test_unreachable_page_is_unknown():
 
 def test_reasons_accumulate_across_protocols():
     robots = b"User-agent: *\nDisallow: /news/\nContent-Signal: ai-train=no\n"
-    d = evaluate(URL, agent="MyBot", robots_txt=robots, tdmrep_json=TDM_FILE,
-                 response=page([("X-Robots-Tag", "noai")]))
-    assert d.reasons == ("robots:disallow", "content-signal:ai-train=no", "tdmrep:reserved",
-                         "header:noai")
+    d = evaluate(
+        URL,
+        agent="MyBot",
+        robots_txt=robots,
+        tdmrep_json=TDM_FILE,
+        response=page([("X-Robots-Tag", "noai")]),
+    )
+    assert d.reasons == (
+        "robots:disallow",
+        "content-signal:ai-train=no",
+        "tdmrep:reserved",
+        "header:noai",
+    )
 
 
 # --------------------------------------------------------------------------- properties
@@ -426,22 +487,38 @@ def test_reasons_accumulate_across_protocols():
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    url=st.one_of(st.text(max_size=80), st.from_regex(r"https?://[a-z]{1,8}\.test/[ -~]{0,30}",
-                                                      fullmatch=True)),
+    url=st.one_of(
+        st.text(max_size=80),
+        st.from_regex(r"https?://[a-z]{1,8}\.test/[ -~]{0,30}", fullmatch=True),
+    ),
     robots=st.one_of(st.none(), st.binary(max_size=300)),
     tdm=st.one_of(st.none(), st.binary(max_size=200)),
     ai=st.one_of(st.none(), st.binary(max_size=200)),
     body=st.binary(max_size=300),
-    hdrs=st.lists(st.tuples(st.sampled_from(["X-Robots-Tag", "Content-Usage", "tdm-reservation",
-                                             "Link", "Content-Type", "Robots-Tag"]),
-                            st.text(max_size=40)), max_size=4),
+    hdrs=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "X-Robots-Tag",
+                    "Content-Usage",
+                    "tdm-reservation",
+                    "Link",
+                    "Content-Type",
+                    "Robots-Tag",
+                ]
+            ),
+            st.text(max_size=40),
+        ),
+        max_size=4,
+    ),
     status=st.one_of(st.none(), st.integers(100, 599)),
     mode=st.sampled_from(["conservative", "strict"]),
 )
 def test_evaluate_always_returns_a_verdict(url, robots, tdm, ai, body, hdrs, status, mode):
     resp = Fetched(status=status, headers=hdrs, body=body, error=None if status else "timeout")
-    d = evaluate(url, agent="MyBot", robots_txt=robots, tdmrep_json=tdm, ai_txt=ai,
-                 response=resp, mode=mode)
+    d = evaluate(
+        url, agent="MyBot", robots_txt=robots, tdmrep_json=tdm, ai_txt=ai, response=resp, mode=mode
+    )
     assert d.verdict in VERDICTS
     if d.verdict == "reserved":
         assert d.reasons

@@ -1,0 +1,300 @@
+"""The audit plan: the manifest in DuckDB, grouped by origin out of core.
+
+DuckDB, not Python, holds the URL list: the manifest is inserted batch by batch into a
+table that may spill to ``temp_directory``; origins are derived once per *distinct*
+``scheme://authority`` string (not per URL); the runner then streams the rows back sorted
+by origin, so each origin's URLs arrive together and Python memory stays one batch wide
+however large the manifest is.
+
+Processing order: rows with no usable origin first (origin_id 0, decided ``invalid`` without
+any fetch), then origins in md5 order, which spreads one registrable domain's hosts across
+the run instead of hitting them back to back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..ledger.domains import registrable_domain, shard_of
+from ..urls import InvalidURL, parse_url
+from .manifest import BATCH_SCHEMA, Manifest, ManifestError
+
+__all__ = ["OriginGroup", "Plan", "PlanStats"]
+
+# scheme://authority as urlsplit sees it (authority ends at / ? #). Anything this misses is
+# still decided by parse_url in the runner; a mismatch is caught there, not trusted here.
+_RAW_ORIGIN_RE = r"^\s*([A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*)"
+
+ORIGIN_MAP_SCHEMA = pa.schema(
+    [
+        ("raw_origin", pa.string()),
+        ("origin", pa.string()),
+        ("host", pa.string()),
+        ("domain", pa.string()),
+        ("shard", pa.int32()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OriginGroup:
+    """One origin to fetch and the number of rows still to decide for it."""
+
+    origin_id: int
+    origin: str | None  # None: rows without a usable origin (decided invalid, nothing fetched)
+    host: str | None
+    domain: str | None
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStats:
+    manifest_rows: int  # every row of the manifest
+    shard_rows: int  # rows that belong to this shard
+    todo_rows: int  # rows of this shard not decided yet (resume)
+    origins: int  # origins of this shard
+    todo_origins: int  # origins with rows still to decide (the invalid group not counted)
+    invalid_origin_rows: int  # rows of this shard with no usable origin
+
+
+class Plan:
+    """Load a manifest into DuckDB and hand back its rows grouped by origin.
+
+    ``memory_limit`` caps DuckDB's own memory; past it, sorts and tables spill to
+    ``workdir``. The database is in memory plus temp files, so nothing persists: a resumed
+    run rebuilds its plan from the manifest (cheap next to fetching) and subtracts the rows
+    the ledger already holds.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        memory_limit: str = "1GB",
+        threads: int | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config: dict[str, str | int | bool] = {
+            "temp_directory": str(self.workdir),
+            "memory_limit": memory_limit,
+            "preserve_insertion_order": False,
+        }
+        if threads:
+            config["threads"] = threads
+        self.con = duckdb.connect(":memory:", config=config)
+        self.con.execute(
+            "CREATE TABLE manifest (input_row BIGINT, url VARCHAR, size BIGINT, dataset VARCHAR,"
+            " pre_reason VARCHAR, raw_origin VARCHAR)"
+        )
+        self._shard: tuple[int, int] | None = None
+        self._stats: PlanStats | None = None
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building ------------------------------------------------------------------------
+
+    def load(self, manifest: Manifest) -> int:
+        """Insert every manifest row; returns the row count. An empty manifest is an error."""
+        return self.load_batches(manifest.batches(), what=str(manifest.path))
+
+    def load_batches(self, batches: Iterable[pa.RecordBatch], what: str = "manifest") -> int:
+        insert = (
+            "INSERT INTO manifest SELECT input_row, url, size, dataset, pre_reason,"
+            f" CASE WHEN pre_reason IS NULL THEN lower(regexp_extract(url, '{_RAW_ORIGIN_RE}', 1))"
+            " END FROM _batch"
+        )
+        for batch in batches:
+            if batch.schema != BATCH_SCHEMA:
+                batch = batch.cast(BATCH_SCHEMA)
+            self.con.register("_batch", batch)
+            try:
+                self.con.execute(insert)
+            finally:
+                self.con.unregister("_batch")
+        row = self.con.execute("SELECT count(*) FROM manifest").fetchone()
+        n = int(row[0]) if row else 0
+        if n == 0:
+            raise ManifestError(f"{what}: empty manifest (no URLs)")
+        return n
+
+    def resolve(self, shard: tuple[int, int] | None = None) -> None:
+        """Map each distinct raw origin to its canonical origin, registrable domain and shard.
+
+        Python sees each distinct ``scheme://authority`` once, never each URL. With
+        ``shard=(k, n)`` only origins whose registrable domain hashes to k are kept; rows
+        without a usable origin belong to the shard of the empty domain, as in the ledger.
+        """
+        self._shard = shard
+        n = shard[1] if shard else 1
+        self.con.execute(
+            "CREATE OR REPLACE TABLE origin_map (raw_origin VARCHAR, origin VARCHAR,"
+            " host VARCHAR, domain VARCHAR, shard INTEGER)"
+        )
+        reader = self.con.sql(
+            "SELECT DISTINCT raw_origin FROM manifest"
+            " WHERE raw_origin IS NOT NULL AND raw_origin <> ''"
+        ).to_arrow_reader(65_536)
+        # Drain into a list of tables first: the cursor must finish before we write again.
+        chunks: list[pa.Table] = []
+        for batch in reader:
+            raws = batch.column(0).to_pylist()
+            origins: list[str | None] = []
+            hosts: list[str | None] = []
+            domains: list[str | None] = []
+            shards: list[int | None] = []
+            for raw in raws:
+                try:
+                    p = parse_url(raw + "/")
+                except InvalidURL:
+                    origins.append(None)
+                    hosts.append(None)
+                    domains.append(None)
+                    shards.append(None)
+                    continue
+                dom = registrable_domain(p.host)
+                origins.append(p.origin)
+                hosts.append(p.host)
+                domains.append(dom)
+                shards.append(shard_of(dom, n))
+            chunks.append(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(raws, pa.string()),
+                        pa.array(origins, pa.string()),
+                        pa.array(hosts, pa.string()),
+                        pa.array(domains, pa.string()),
+                        pa.array(shards, pa.int32()),
+                    ],
+                    schema=ORIGIN_MAP_SCHEMA,
+                )
+            )
+        for t in chunks:
+            self.con.register("_om", t)
+            try:
+                self.con.execute("INSERT INTO origin_map SELECT * FROM _om")
+            finally:
+                self.con.unregister("_om")
+        shard_filter = f"WHERE shard = {int(shard[0])}" if shard else ""
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TABLE origins AS
+            SELECT origin, any_value(host) AS host, any_value(domain) AS domain,
+                   row_number() OVER (ORDER BY md5(origin)) AS origin_id
+            FROM (SELECT DISTINCT origin, host, domain FROM origin_map {shard_filter})
+            WHERE origin IS NOT NULL
+            GROUP BY origin
+            """
+        )
+        invalid_here = (not shard) or shard_of(None, n) == shard[0]
+        # Per row: its origin_id (0 = no usable origin) or NULL when it belongs to another shard.
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE VIEW rows_in_shard AS
+            SELECT CASE WHEN om.origin IS NULL THEN
+                        {"0" if invalid_here else "NULL::BIGINT"}
+                   ELSE o.origin_id END AS origin_id,
+                   m.input_row, m.url, m.size, m.dataset, m.pre_reason
+            FROM manifest m
+            LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
+            LEFT JOIN origins o ON o.origin = om.origin
+            """
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TABLE done (input_row BIGINT PRIMARY KEY, agents VARCHAR[])"
+        )
+        self._stats = None
+
+    def exclude_done(self, done: pa.Table, n_agents: int) -> None:
+        """Subtract rows already decided in the ledger (resume).
+
+        ``done`` has ``input_row`` and ``agents`` (list of agents decided for that row). A row
+        with every agent decided is skipped; a row with only some is kept, and the runner
+        decides only its missing agents, so no (row, agent) is decided twice.
+        """
+        self.con.register("_done", done)
+        try:
+            self.con.execute(
+                "INSERT OR REPLACE INTO done SELECT input_row, list_distinct(flatten(list(agents)))"
+                " FROM _done GROUP BY input_row"
+            )
+        finally:
+            self.con.unregister("_done")
+        self._n_agents = n_agents
+        self._stats = None
+
+    def _todo_sql(self) -> str:
+        n_agents = getattr(self, "_n_agents", 0)
+        return f"""
+            SELECT r.origin_id, r.input_row, r.url, r.size, r.dataset, r.pre_reason,
+                   d.agents AS agents_done
+            FROM rows_in_shard r LEFT JOIN done d ON d.input_row = r.input_row
+            WHERE r.origin_id IS NOT NULL
+              AND (d.agents IS NULL OR len(d.agents) < {int(n_agents)})
+        """
+
+    # -- reading -------------------------------------------------------------------------
+
+    def stats(self) -> PlanStats:
+        if self._stats is None:
+            q = f"""
+            SELECT
+              (SELECT count(*) FROM manifest),
+              (SELECT count(*) FROM rows_in_shard WHERE origin_id IS NOT NULL),
+              (SELECT count(*) FROM ({self._todo_sql()})),
+              (SELECT count(*) FROM origins),
+              (SELECT count(DISTINCT origin_id) FROM ({self._todo_sql()}) WHERE origin_id > 0),
+              (SELECT count(*) FROM rows_in_shard WHERE origin_id = 0)
+            """
+            row = self.con.execute(q).fetchone()
+            assert row is not None
+            self._stats = PlanStats(*(int(v) for v in row))
+        return self._stats
+
+    def groups(self, batch_rows: int = 65_536) -> Iterator[OriginGroup]:
+        """Origins with rows left to decide, in processing order (same order as :meth:`rows`)."""
+        q = f"""
+            SELECT t.origin_id, o.origin, o.host, o.domain, t.n
+            FROM (SELECT origin_id, count(*) AS n FROM ({self._todo_sql()}) GROUP BY origin_id) t
+            LEFT JOIN origins o ON o.origin_id = t.origin_id
+            ORDER BY t.origin_id
+        """
+        cur = self.con.cursor()
+        reader = cur.sql(q).to_arrow_reader(batch_rows)
+        for batch in reader:
+            cols = [c.to_pylist() for c in batch.columns]
+            for oid, origin, host, domain, n in zip(*cols, strict=True):
+                yield OriginGroup(int(oid), origin, host, domain, int(n))
+        cur.close()
+
+    def rows(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """Rows left to decide, sorted by (origin_id, input_row), as Arrow batches.
+
+        Columns: origin_id, input_row, url, size, dataset, pre_reason, agents_done.
+        """
+        cur = self.con.cursor()
+        reader = cur.sql(
+            f"SELECT * FROM ({self._todo_sql()}) ORDER BY origin_id, input_row"
+        ).to_arrow_reader(batch_rows)
+        yield from reader
+        cur.close()
+
+    def origin_of_row_stats(self) -> dict[str, int]:
+        """Counts by pre-parse invalid reason, for the summary of what was not fetchable."""
+        res = self.con.execute(
+            "SELECT coalesce(pre_reason, 'no-origin'), count(*) FROM rows_in_shard"
+            " WHERE origin_id = 0 GROUP BY 1"
+        ).fetchall()
+        return {str(k): int(v) for k, v in res}

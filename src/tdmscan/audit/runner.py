@@ -1,0 +1,696 @@
+"""The audit runner: plan -> origin fetches (async, bounded) -> per-URL decisions -> ledger.
+
+Only origins are async tasks. For each origin the three site files are fetched once (through
+the Scanner's origin cache), then every URL of that origin is decided in a tight synchronous
+loop over ``policy.decide`` with the origin's parsed signals, straight into the ledger
+writer. Rows arrive from DuckDB sorted by origin; the fetches run up to ``window`` origins
+ahead of the decision loop. A group whose origin is still being fetched (a slow host) is
+parked and the loop moves on, so one hanging host does not stall the run; parked rows are
+bounded by ``park_limit`` and beyond that the loop waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import tempfile
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import policy
+from ..types import Decision
+from ..urls import MAX_URL_LENGTH, InvalidURL, ParsedURL, parse_url
+from .manifest import Manifest
+from .plan import OriginGroup, Plan, PlanStats
+from .progress import Counters, NullProgress, Reporter
+
+__all__ = ["AuditConfig", "AuditResult", "AuditRunner", "find_resumable_run"]
+
+#: Parked rows (URLs waiting for a slow origin) before the decision loop blocks.
+PARK_LIMIT = 200_000
+#: Decisions between yields to the event loop, so fetch timeouts are not eaten by CPU work.
+YIELD_EVERY = 2_000
+
+
+@dataclass
+class AuditConfig:
+    """Everything that shapes an audit. Fields in :meth:`decision_config` key resumption."""
+
+    agents: Sequence[str] = ("tdmscan",)
+    training_agents: bool = False
+    mode: str = "conservative"
+    purpose: str = "train-ai"
+    deep: bool = False
+    concurrency: int = 200
+    timeout: float = 15.0
+    connect_timeout: float | None = None
+    ttl: float | None = None
+    user_agent: str | None = None
+    allow_private: bool = False
+    shard: tuple[int, int] | None = None
+    memory_limit: str = "1GB"
+    threads: int | None = None
+    fetcher: str = "aiohttp"
+    ledger_shards: int = 16
+    flush_rows: int = 10_000  # ledger segment size; small values only make sense in tests
+    window: int | None = None  # origins fetched ahead of the decision loop
+    workdir: Path | None = None  # DuckDB temp files (default: a temp dir beside the ledger)
+
+    def decision_config(self, manifest: Manifest) -> dict[str, Any]:
+        """What must match for a rerun to continue an unfinished run (not speed knobs)."""
+        return {
+            "command": "audit",
+            "agents": list(self.agents),
+            "training_agents": self.training_agents,
+            "mode": self.mode,
+            "purpose": self.purpose,
+            "deep": self.deep,
+            "shard": list(self.shard) if self.shard else None,
+            "format": manifest.format,
+            "url_column": manifest.url_column,
+            "size_column": manifest.size_column,
+            "dataset_column": manifest.dataset_column,
+            "dataset_id": manifest.dataset_id,
+        }
+
+
+@dataclass
+class AuditResult:
+    run_id: str
+    ledger: Path
+    status: str  # finished | interrupted
+    plan: PlanStats
+    counters: Counters
+    resumed: bool
+    agents: tuple[str, ...]
+    requests: int = 0
+    origins_fetched: int = 0
+    stragglers: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Parked:
+    __slots__ = ("group", "slices", "task")
+
+    def __init__(self, group: OriginGroup, task: asyncio.Future[Any] | None) -> None:
+        self.group = group
+        self.task = task
+        self.slices: list[pa.RecordBatch] = []
+
+
+def _runs_of(batch: pa.RecordBatch) -> list[tuple[int, int, int]]:
+    """(origin_id, start, stop) of each run of equal origin_id in a sorted batch."""
+    oid = batch.column(0)
+    n = len(oid)
+    if n == 0:
+        return []
+    if n > 1:
+        change = pc.not_equal(oid.slice(1), oid.slice(0, n - 1))
+        idx = pc.indices_nonzero(change).to_pylist()
+    else:
+        idx = []
+    starts = [0, *[i + 1 for i in idx]]
+    stops = [*starts[1:], n]
+    ids = oid.to_pylist()
+    return [(ids[s], s, e) for s, e in zip(starts, stops, strict=True)]
+
+
+# Anything parse_url would rewrite: non-printable or non-ASCII, escapes, fragments, backslashes.
+_NEEDS_FULL_PARSE = re.compile(r"[^\x21-\x7e]|[%#\\]")
+
+
+def fast_parse(url: str, prefix: str, base: ParsedURL) -> ParsedURL | None:
+    """``parse_url(url)`` without re-parsing, for the common URL that is already canonical.
+
+    ``prefix`` is the origin plus "/", ``base`` the parsed origin. A URL that starts with the
+    canonical origin and holds only printable ASCII without ``%``, ``#`` or ``\\`` comes out of
+    parse_url unchanged, so its path is simply what follows the origin. Anything else
+    returns None and takes the full parser. URL parsing was over half the per-URL cost.
+    """
+    if (
+        not url.startswith(prefix)
+        or len(url) > MAX_URL_LENGTH
+        or url[-1] == "?"  # urlsplit drops an empty query
+        or _NEEDS_FULL_PARSE.search(url) is not None
+    ):
+        return None
+    return ParsedURL(base.scheme, base.host, base.port, url[len(prefix) - 1 :], url)
+
+
+def _rows(p: _Parked | None) -> int:
+    return 0 if p is None else sum(s.num_rows for s in p.slices)
+
+
+def find_resumable_run(ledger: Any, input_sha256: str, config_sha256: str) -> str | None:
+    """The newest audit run with this input and config whose latest state is not finished.
+
+    A run still marked running by a live process on this host is someone else's, not ours.
+    """
+    con = ledger.connect()
+    try:
+        rows = con.execute(
+            "SELECT run_id, hostname, pid FROM runs WHERE kind = 'audit' AND input_sha256 = ?"
+            " AND config_sha256 = ? AND status <> 'finished' ORDER BY started_at DESC",
+            [input_sha256, config_sha256],
+        ).fetchall()
+    finally:
+        con.close()
+    me = socket.gethostname()
+    for run_id, host, pid in rows:
+        if host == me and pid and pid != os.getpid() and _alive(int(pid)):
+            continue
+        return str(run_id)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_exists(ledger: Any, run_id: str) -> bool:
+    con = ledger.connect()
+    try:
+        row = con.execute("SELECT count(*) FROM run_history WHERE run_id = ?", [run_id]).fetchone()
+    finally:
+        con.close()
+    return bool(row and row[0])
+
+
+def decided_rows(ledger: Any, run_id: str) -> pa.Table:
+    """input_row -> agents already decided in ``run_id`` (what a resume must skip).
+
+    Grouped in DuckDB rather than as a Python set: a resumed run of a billion-row manifest
+    must not hold a tuple per decision.
+    """
+    import duckdb
+
+    prefix = f"decisions/run={run_id}/"
+    files = [
+        os.path.join(ledger.root, *e["path"].split("/"))
+        for e in ledger.live_segments("decisions")
+        if e["path"].startswith(prefix) and e.get("rows")
+    ]
+    schema = pa.schema([("input_row", pa.int64()), ("agents", pa.list_(pa.string()))])
+    files = [f for f in files if os.path.exists(f)]
+    if not files:
+        return schema.empty_table()
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    try:
+        return (
+            con.sql(
+                "SELECT input_row, list(DISTINCT agent) AS agents FROM read_parquet($files,"
+                " union_by_name = true) WHERE input_row IS NOT NULL GROUP BY input_row",
+                params={"files": files},
+            )
+            .to_arrow_table()
+            .cast(schema)
+        )
+    finally:
+        con.close()
+
+
+class AuditRunner:
+    """Run one audit of ``manifest`` into ``ledger``; see the module docstring for the flow."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        ledger: Any,
+        config: AuditConfig,
+        *,
+        reporter: Reporter | None = None,
+        run_id: str | None = None,
+        resume: bool | None = None,
+        input_sha256: str | None = None,
+        scanner_factory: Callable[..., Any] | None = None,
+        on_plan: Callable[[PlanStats], None] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.ledger = ledger
+        self.config = config
+        self.reporter = reporter or NullProgress()
+        self.run_id = run_id
+        self.resume = resume
+        self.input_sha256 = input_sha256
+        self.scanner_factory = scanner_factory
+        self.on_plan = on_plan
+        self.counters = Counters()
+        self._stragglers: list[tuple[int, str, int | None, str | None, list[str] | None]] = []
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _make_scanner(self) -> Any:
+        from ..fetch import FetchLimits
+        from ..scanner import Scanner
+
+        c = self.config
+        limit_kw: dict[str, Any] = {
+            "total_timeout": c.timeout,
+            # Three files per origin are fetched at once.
+            "global_concurrency": max(3, c.concurrency * 3),
+        }
+        if c.connect_timeout is not None:
+            limit_kw["connect_timeout"] = c.connect_timeout
+        elif c.timeout < 5.0:
+            limit_kw["connect_timeout"] = c.timeout
+        if c.user_agent:
+            limit_kw["user_agent"] = c.user_agent
+        kw: dict[str, Any] = {
+            "mode": c.mode,
+            "purpose": c.purpose,
+            "include_training_agents": c.training_agents,
+            "allow_private": c.allow_private,
+            "limits": FetchLimits(**limit_kw),
+            "fetcher": c.fetcher,
+        }
+        if c.ttl is not None:
+            kw["ttl"] = c.ttl
+        factory = self.scanner_factory or Scanner
+        return factory(agents=list(c.agents), **kw)
+
+    def run(self) -> AuditResult:
+        """Plan, decide every row, write the ledger. Ctrl-C: flush, mark interrupted, re-raise."""
+        from ..ledger import RunInfo
+
+        c = self.config
+        manifest = self.manifest
+        input_sha = self.input_sha256 or manifest.content_hash()
+        scanner = self._make_scanner()
+        agents: tuple[str, ...] = tuple(scanner.agents)
+        run_config = {
+            **c.decision_config(manifest),
+            "agents_evaluated": list(agents),
+            "concurrency": c.concurrency,
+            "timeout": c.timeout,
+            "ttl": c.ttl,
+            "allow_private": c.allow_private,
+        }
+        decision_cfg = c.decision_config(manifest)
+        probe = RunInfo(kind="audit", config=decision_cfg)
+        resumed = False
+        run_id = self.run_id
+        if run_id is not None:
+            resumed = run_exists(self.ledger, run_id)
+        elif self.resume is not False:
+            found = find_resumable_run(self.ledger, input_sha, probe.config_sha256)
+            if found is not None:
+                run_id, resumed = found, True
+        info_kw: dict[str, Any] = {} if run_id is None else {"run_id": run_id}
+        run = RunInfo(
+            kind="audit",
+            agents=agents,
+            user_agent=c.user_agent,
+            mode=c.mode,
+            purpose=c.purpose,
+            # The resume key hashes only what changes decisions; speed knobs are in the row too.
+            config=decision_cfg,
+            input_description=str(manifest.path),
+            input_sha256=input_sha,
+            dataset_id=manifest.dataset_id,
+            **info_kw,
+        )
+        run_config_extra = {k: v for k, v in run_config.items() if k not in decision_cfg}
+        self.run_id = run.run_id
+
+        workroot = c.workdir or Path(tempfile.gettempdir())
+        workroot.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="tdmscan-plan-", dir=workroot) as tmp:
+            plan = Plan(Path(tmp), memory_limit=c.memory_limit, threads=c.threads)
+            try:
+                plan.load(manifest)
+                plan.resolve(c.shard)
+                if resumed:
+                    plan.exclude_done(decided_rows(self.ledger, run.run_id), len(agents))
+                stats = plan.stats()
+                if self.on_plan is not None:
+                    self.on_plan(stats)
+                cnt = self.counters
+                cnt.total_rows = stats.todo_rows
+                cnt.total_origins = stats.todo_origins
+                cnt.skipped_rows = stats.shard_rows - stats.todo_rows
+                shards = c.shard[1] if c.shard else c.ledger_shards
+                status = "finished"
+                writer = self.ledger.writer(run, shards=shards, flush_rows=c.flush_rows)
+                self.reporter.start(cnt)
+                try:
+                    with writer as w:
+                        self._run_loop(plan, scanner, w, agents)
+                except KeyboardInterrupt:
+                    status = "interrupted"
+                    raise
+                finally:
+                    self.reporter.stop()
+                    self._result = AuditResult(
+                        run_id=run.run_id,
+                        ledger=Path(self.ledger.root),
+                        status=status,
+                        plan=stats,
+                        counters=cnt,
+                        resumed=resumed,
+                        agents=agents,
+                        requests=int(getattr(scanner.stats, "requests", 0)),
+                        origins_fetched=int(getattr(scanner.stats, "origins_fetched", 0)),
+                        stragglers=len(self._stragglers),
+                        extra=run_config_extra,
+                    )
+            finally:
+                plan.close()
+        return self._result
+
+    @property
+    def result(self) -> AuditResult | None:
+        return getattr(self, "_result", None)
+
+    def _run_loop(self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
+        # asyncio.run turns the first Ctrl-C into a cancellation of _main (so every URL's
+        # decisions are written whole) and re-raises KeyboardInterrupt here afterwards.
+        asyncio.run(self._main(plan, scanner, writer, agents))
+
+    # -- the async core ------------------------------------------------------------------
+
+    async def _main(self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
+        from ..ledger import DecisionContext
+
+        self._ctx_cls = DecisionContext
+        c = self.config
+        cnt = self.counters
+        sem = asyncio.Semaphore(max(1, c.concurrency))
+        window = c.window or max(4 * c.concurrency, 512)
+        groups = plan.groups()
+        launched: deque[_Parked] = deque()
+        parked: dict[int, _Parked] = {}
+        deep_tasks: set[asyncio.Future[Any]] = set()
+        deep_sem = asyncio.Semaphore(max(1, c.concurrency))
+        state = {"parked_rows": 0, "since_yield": 0, "exhausted": False}
+
+        async def fetch(origin: str) -> Any:
+            async with sem:
+                site = await scanner.site(origin)
+            writer.add_site(site.files)
+            r = site.files.robots
+            if r is not None and r.unreachable:
+                cnt.fetch_errors += 1
+            return site
+
+        def launch_more() -> None:
+            while not state["exhausted"] and len(launched) < window:
+                g = next(groups, None)
+                if g is None:
+                    state["exhausted"] = True
+                    return
+                t = None if g.origin is None else asyncio.ensure_future(fetch(g.origin))
+                launched.append(_Parked(g, t))
+
+        def take(oid: int) -> _Parked:
+            # groups() and rows() share one order, so the head matches; skip defensively.
+            while True:
+                if not launched:
+                    launch_more()
+                if not launched:
+                    return _Parked(OriginGroup(oid, None, None, None, 0), None)
+                p = launched.popleft()
+                launch_more()
+                if p.group.origin_id == oid:
+                    return p
+                if p.task is not None:
+                    p.task.cancel()
+
+        def ready(p: _Parked) -> bool:
+            return p.task is None or p.task.done()
+
+        async def decide(p: _Parked) -> None:
+            slices, p.slices = p.slices, []
+            if not slices:
+                return
+            site = None if p.task is None else p.task.result()
+            if c.deep and p.group.origin is not None:
+
+                async def deep_run() -> None:
+                    async with deep_sem:
+                        await self._decide_deep(p.group, scanner, writer, agents, slices)
+
+                t = asyncio.ensure_future(deep_run())
+                deep_tasks.add(t)
+                t.add_done_callback(deep_tasks.discard)
+                return
+            for b in slices:
+                self._decide_batch(p.group, site, writer, agents, b)
+                state["since_yield"] += b.num_rows
+                if state["since_yield"] >= YIELD_EVERY:
+                    state["since_yield"] = 0
+                    self.reporter.update()
+                    await asyncio.sleep(0)
+
+        async def finish(p: _Parked) -> None:
+            """The stream is past this origin: decide it if its files are in, else park it."""
+            if ready(p):
+                await decide(p)
+                cnt.origins += p.group.origin is not None
+            else:
+                parked[p.group.origin_id] = p
+                state["parked_rows"] += sum(s.num_rows for s in p.slices)
+
+        async def settle(block: bool) -> None:
+            """Decide parked origins whose files arrived; with ``block`` wait for at least one."""
+            if block and parked and not any(ready(p) for p in parked.values()):
+                waiting = [p.task for p in parked.values() if p.task is not None]
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for oid in [o for o, p in parked.items() if ready(p)]:
+                p = parked.pop(oid)
+                state["parked_rows"] -= sum(s.num_rows for s in p.slices)
+                await decide(p)
+                cnt.origins += p.group.origin is not None
+
+        try:
+            launch_more()
+            current: _Parked | None = None  # the origin the stream is in the middle of
+            for batch in plan.rows():
+                for oid, start, stop in _runs_of(batch):
+                    piece = batch.slice(start, stop - start)
+                    if current is None or current.group.origin_id != oid:
+                        if current is not None:
+                            await finish(current)
+                        current = take(oid)
+                    current.slices.append(piece)
+                # A group may continue into the next batch: decide what is here if we can.
+                if current is not None and ready(current):
+                    await decide(current)
+                await settle(block=False)
+                while state["parked_rows"] + _rows(current) > PARK_LIMIT:
+                    if parked:
+                        await settle(block=True)
+                    elif current is not None and not ready(current):
+                        await asyncio.wait([current.task])  # type: ignore[list-item]
+                    else:
+                        break
+                self.reporter.update()
+            if current is not None:
+                await finish(current)
+            while parked:
+                await settle(block=True)
+            if deep_tasks:
+                await asyncio.gather(*list(deep_tasks))
+            await self._decide_stragglers(scanner, writer, agents)
+            self.reporter.update()
+        finally:
+            pending = [p.task for p in [*launched, *parked.values()] if p.task is not None]
+            pending += list(deep_tasks)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await scanner.aclose()
+
+    # -- per-URL work --------------------------------------------------------------------
+
+    def _contexts(self, b: pa.RecordBatch) -> tuple[list[Any], ...]:
+        return (
+            b.column(1).to_pylist(),  # input_row
+            b.column(2).to_pylist(),  # url
+            b.column(3).to_pylist(),  # size
+            b.column(4).to_pylist(),  # dataset
+            b.column(5).to_pylist(),  # pre_reason
+            b.column(6).to_pylist(),  # agents_done
+        )
+
+    def _decide_batch(
+        self,
+        group: OriginGroup,
+        site: policy.SiteSignals | None,
+        writer: Any,
+        agents: tuple[str, ...],
+        b: pa.RecordBatch,
+    ) -> None:
+        """The hot loop: every URL of one origin against that origin's parsed signals."""
+        rows, urls, sizes, datasets, pres, dones = self._contexts(b)
+        c = self.config
+        purpose, mode = c.purpose, c.mode
+        decide = policy.decide
+        add = writer.add
+        Ctx = self._ctx_cls
+        own = agents[0]
+        verdicts = self.counters.verdicts
+        prefix = None if group.origin is None else group.origin + "/"
+        base = None if group.origin is None else parse_url(prefix)  # type: ignore[arg-type]
+        stragglers = self._stragglers
+        all_agents = list(agents)
+        n_dec = 0
+        n_straggle = 0
+        for i in range(len(urls)):
+            url = urls[i]
+            done = dones[i]
+            ag = all_agents if done is None else [a for a in all_agents if a not in done]
+            pre = pres[i]
+            if pre is not None:
+                ds = [
+                    Decision(
+                        url=url,
+                        agent=a,
+                        verdict="invalid",
+                        reasons=(f"url:{pre}",),
+                        purpose=purpose,
+                        mode=mode,
+                    )
+                    for a in ag
+                ]
+            else:
+                target = None if base is None else fast_parse(url, prefix, base)  # type: ignore[arg-type]
+                ds = decide(target or url, ag, site, purpose=purpose, mode=mode)
+                if (
+                    ds
+                    and ds[0].verdict != "invalid"
+                    and (prefix is None or not ds[0].url.startswith(prefix))
+                ):
+                    # The SQL origin guess disagrees with parse_url: decide it later with the
+                    # right origin's signals rather than with the wrong ones now.
+                    stragglers.append((rows[i], url, sizes[i], datasets[i], done))
+                    n_straggle += 1
+                    continue
+            ctx = Ctx(
+                source_kind="manifest_audit",
+                input_row=rows[i],
+                content_size=sizes[i],
+                dataset_id=datasets[i],
+            )
+            for d in ds:
+                add(d, ctx)
+            n_dec += len(ds)
+            if ag and ag[0] == own and ds:
+                verdicts[ds[0].verdict] += 1
+        self.counters.rows += len(urls) - n_straggle
+        self.counters.decisions += n_dec
+
+    async def _decide_deep(
+        self,
+        group: OriginGroup,
+        scanner: Any,
+        writer: Any,
+        agents: tuple[str, ...],
+        batches: list[pa.RecordBatch],
+    ) -> None:
+        """--deep: each URL also gets its page head fetched (through the Scanner's page cache)."""
+        Ctx = self._ctx_cls
+        own = agents[0]
+        for b in batches:
+            rows, urls, sizes, datasets, pres, dones = self._contexts(b)
+            for i in range(len(urls)):
+                done = dones[i]
+                if pres[i] is not None:
+                    ds = [
+                        Decision(
+                            url=urls[i],
+                            agent=a,
+                            verdict="invalid",
+                            reasons=(f"url:{pres[i]}",),
+                            purpose=self.config.purpose,
+                            mode=self.config.mode,
+                        )
+                        for a in agents
+                    ]
+                else:
+                    ds = await scanner.check_all(urls[i], deep=True)
+                if done is not None:
+                    ds = [d for d in ds if d.agent not in done]
+                ctx = Ctx(
+                    source_kind="manifest_audit",
+                    input_row=rows[i],
+                    content_size=sizes[i],
+                    dataset_id=datasets[i],
+                )
+                for d in ds:
+                    writer.add(d, ctx)
+                if ds and ds[0].agent == own:
+                    self.counters.verdicts[ds[0].verdict] += 1
+                self.counters.decisions += len(ds)
+                self.counters.rows += 1
+            self.reporter.update()
+
+    async def _decide_stragglers(self, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
+        Ctx = self._ctx_cls
+        c = self.config
+        for row, url, size, ds_id, done in self._stragglers:
+            ag = list(agents) if done is None else [a for a in agents if a not in done]
+            try:
+                origin = parse_url(url).origin
+            except InvalidURL:
+                site = None
+            else:
+                site = await scanner.site(origin)
+                writer.add_site(site.files)
+            ds = policy.decide(url, ag, site, purpose=c.purpose, mode=c.mode)
+            ctx = Ctx(
+                source_kind="manifest_audit", input_row=row, content_size=size, dataset_id=ds_id
+            )
+            for d in ds:
+                writer.add(d, ctx)
+            if ag and ag[0] == agents[0] and ds:
+                self.counters.verdicts[ds[0].verdict] += 1
+            self.counters.decisions += len(ds)
+            self.counters.rows += 1
+
+
+def install_sigterm_as_interrupt() -> Callable[[], None]:
+    """Treat SIGTERM like Ctrl-C (batch schedulers send it before killing), return a restorer."""
+    if os.name != "posix":
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def result_json(r: AuditResult) -> dict[str, Any]:
+    c = r.counters
+    return {
+        "run_id": r.run_id,
+        "ledger": str(r.ledger),
+        "status": r.status,
+        "resumed": r.resumed,
+        "agents": list(r.agents),
+        "plan": asdict(r.plan),
+        "rows_decided": c.rows,
+        "decisions": c.decisions,
+        "origins": c.origins,
+        "requests": r.requests,
+        "elapsed_s": round(c.elapsed, 3),
+        "verdicts_own_token": dict(c.verdicts),
+    }

@@ -1,0 +1,162 @@
+"""Options and helpers shared by the CLI commands (check, audit, demo, ...).
+
+Conventions (ECOSYSTEM.md section 6): data on stdout, progress and diagnostics on stderr;
+exit 0 success, 1 completed but not everything allowed / failures recorded, 2 usage error.
+Bad input is a one-line ``Error: ...`` with exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..types import MODES, PURPOSES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_AGENT = "tdmscan"
+
+
+class UsageFailure(click.ClickException):
+    """A clear one-line error with exit status 2 (click's own usage errors use 2 as well)."""
+
+    exit_code = 2
+
+
+def fail(message: str) -> UsageFailure:
+    return UsageFailure(message)
+
+
+def stdout_console(*, no_color: bool = False) -> Any:
+    from rich.console import Console
+
+    # soft_wrap: long lines (paths, commands to copy) are never broken mid-word.
+    return Console(no_color=no_color or None, soft_wrap=True)
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _agents_callback(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in value:
+        # "--agent GPTBot,CCBot" is accepted as well as repeating the option.
+        for a in v.split(","):
+            a = a.strip()
+            if not a:
+                continue
+            if any(ch.isspace() for ch in a) or "/" in a:
+                raise click.BadParameter(f"{a!r} is not a product token (no spaces or '/')")
+            if a.lower() not in (x.lower() for x in out):
+                out.append(a)
+    return tuple(out) or (DEFAULT_AGENT,)
+
+
+def agent_options(f: F) -> F:
+    """--agent (repeatable, first = own token), --mode, --purpose."""
+    f = click.option(
+        "--purpose",
+        type=click.Choice(PURPOSES),
+        default="train-ai",
+        show_default=True,
+        help="Use the content is checked for.",
+    )(f)
+    f = click.option(
+        "--mode",
+        type=click.Choice(MODES),
+        default="conservative",
+        show_default=True,
+        help="conservative: a disallow aimed at a training token reserves training; "
+        "strict: recorded, not decided on.",
+    )(f)
+    f = click.option(
+        "--agent",
+        "-a",
+        "agents",
+        multiple=True,
+        callback=_agents_callback,
+        metavar="TOKEN",
+        help="Product token to decide for; repeatable. The first is the crawler's own token "
+        f"[default: {DEFAULT_AGENT}].",
+    )(f)
+    return f
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be positive")
+    return value
+
+
+def fetch_options(default_timeout: float = 15.0) -> Callable[[F], F]:
+    """--timeout, --ttl, --user-agent, --allow-private."""
+
+    def deco(f: F) -> F:
+        f = click.option(
+            "--allow-private",
+            is_flag=True,
+            help="Allow fetching from private, loopback and link-local addresses.",
+        )(f)
+        f = click.option(
+            "--user-agent",
+            metavar="STRING",
+            default=None,
+            help="User-Agent header sent with every fetch [default: tdmscan/<version> (+url)].",
+        )(f)
+        f = click.option(
+            "--ttl",
+            type=float,
+            default=None,
+            callback=_positive,
+            metavar="SECONDS",
+            help="How long fetched origin files stay fresh in the cache [default: 86400].",
+        )(f)
+        f = click.option(
+            "--timeout",
+            type=float,
+            default=default_timeout,
+            show_default=True,
+            callback=_positive,
+            metavar="SECONDS",
+            help="Deadline for each fetch (connect, redirects and body).",
+        )(f)
+        return f
+
+    return deco
+
+
+def quiet_option(f: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress and no summary.")(f)
+
+
+def open_ledger(path: str | os.PathLike[str], *, create: bool = True) -> Any:
+    """The ledger at ``path``, or a usage error naming why it cannot be opened."""
+    from ..ledger import Ledger
+
+    p = os.fspath(path)
+    if os.path.exists(p) and not os.path.isdir(p):
+        raise fail(f"--ledger {p}: not a directory")
+    try:
+        return Ledger(p, create=create)
+    except FileNotFoundError as exc:
+        raise fail(f"--ledger {p}: {exc}") from exc
+    except PermissionError as exc:
+        raise fail(f"--ledger {p}: permission denied ({exc.filename or p})") from exc
+    except OSError as exc:
+        raise fail(f"--ledger {p}: {exc.strerror or exc}") from exc

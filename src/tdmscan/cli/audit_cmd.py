@@ -1,0 +1,392 @@
+"""``tdmscan audit MANIFEST --ledger DIR``: decide every URL of a manifest into the ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import (
+    agent_options,
+    fail,
+    fetch_options,
+    open_ledger,
+    quiet_option,
+    stderr_console,
+    stderr_is_terminal,
+    stdout_console,
+)
+
+_SHARD_RE = re.compile(r"^\s*(\d*)\s*/\s*(\d+)\s*$")
+_INDEX_ENV = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
+
+
+def parse_shard(
+    value: str | None, num_shards: int | None, env: dict[str, str]
+) -> tuple[int, int] | None:
+    """``K/N``; K omitted (``/N``) or ``--num-shards N`` alone takes K from the job array env."""
+    n: int | None = None
+    k: int | None = None
+    if value:
+        m = _SHARD_RE.match(value)
+        if not m:
+            raise fail(f"--shard {value!r}: expected K/N, e.g. 3/16")
+        k = int(m.group(1)) if m.group(1) else None
+        n = int(m.group(2))
+        if num_shards is not None and num_shards != n:
+            raise fail("--shard and --num-shards disagree")
+    elif num_shards is not None:
+        n = num_shards
+    if n is None:
+        return None
+    if n < 1:
+        raise fail("shard count must be at least 1")
+    if k is None:
+        for name in _INDEX_ENV:
+            raw = env.get(name)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                k = int(raw)
+            except ValueError as exc:
+                raise fail(f"{name}={raw!r} is not a shard index") from exc
+            if name == "SLURM_ARRAY_TASK_ID" and env.get("SLURM_ARRAY_TASK_MIN", "").isdigit():
+                # --array=1-16 numbers tasks from 1; shards are numbered from 0.
+                k -= int(env["SLURM_ARRAY_TASK_MIN"])
+            break
+        if k is None:
+            raise fail(
+                f"shard index missing: give --shard K/{n}, or run as a job array "
+                f"({' or '.join(_INDEX_ENV)} set)"
+            )
+    if not 0 <= k < n:
+        raise fail(f"shard {k} out of range for {n} shards (0..{n - 1})")
+    return (k, n)
+
+
+@click.command()
+@click.argument("manifest", metavar="MANIFEST")
+@click.option(
+    "--ledger",
+    "ledger_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Ledger directory to write (created when missing).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["txt", "csv", "tsv", "jsonl", "parquet"]),
+    default=None,
+    help="Manifest format [default: from the file extension, else sniffed].",
+)
+@click.option("--url-column", metavar="NAME", help="Column holding the URL [default: url].")
+@click.option(
+    "--size-column",
+    metavar="NAME",
+    help="Column with the content size, recorded as content_size "
+    "[default for the Common Crawl index: warc_record_length / content_length].",
+)
+@click.option("--dataset-column", metavar="NAME", help="Column with a dataset or snapshot id.")
+@click.option("--dataset-id", metavar="ID", help="Dataset or snapshot id for every row.")
+@agent_options
+@click.option(
+    "--training-agents/--no-training-agents",
+    default=False,
+    show_default=True,
+    help="Also decide for the catalogue's AI-training agents (one ledger row per URL per agent).",
+)
+@click.option("--deep", is_flag=True, help="Also fetch each page's head for page-level signals.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="Origins fetched at once.",
+)
+@fetch_options(default_timeout=15.0)
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Only origins whose registrable domain hashes to shard K of N (K from "
+    "SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when written /N).",
+)
+@click.option(
+    "--num-shards",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Shard count; the index comes from SLURM_ARRAY_TASK_ID / JOB_COMPLETION_INDEX.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    metavar="[RUN_ID]",
+    help="Continue an unfinished run (the latest for this manifest when no id is given). "
+    "Without this option an unfinished run of the same manifest and settings is resumed "
+    "automatically.",
+)
+@click.option(
+    "--new-run",
+    is_flag=True,
+    help="Always start a new run, even if an unfinished one matches.",
+)
+@click.option(
+    "--run-id",
+    metavar="ID",
+    default=None,
+    help="Run id to use (shared by the shards of one job array); continued if it exists.",
+)
+@click.option(
+    "--memory-limit",
+    default="1GB",
+    show_default=True,
+    help="DuckDB memory limit for planning; beyond it the plan spills to --tmp-dir.",
+)
+@click.option(
+    "--tmp-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the plan spills (and stdin is spooled) [default: the system temp dir].",
+)
+@click.option(
+    "--fetcher",
+    type=click.Choice(["aiohttp", "httpx"]),
+    default="aiohttp",
+    show_default=True,
+    hidden=True,
+)
+@click.option("--flush-rows", type=click.IntRange(1), default=10_000, hidden=True)
+@click.option(
+    "--progress-interval",
+    type=float,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between progress lines when stderr is not a terminal.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@quiet_option
+def audit(
+    manifest: str,
+    ledger_dir: Path,
+    fmt: str | None,
+    url_column: str | None,
+    size_column: str | None,
+    dataset_column: str | None,
+    dataset_id: str | None,
+    agents: tuple[str, ...],
+    mode: str,
+    purpose: str,
+    training_agents: bool,
+    deep: bool,
+    concurrency: int,
+    timeout: float,
+    ttl: float | None,
+    user_agent: str | None,
+    allow_private: bool,
+    shard: str | None,
+    num_shards: int | None,
+    resume: str | None,
+    new_run: bool,
+    run_id: str | None,
+    memory_limit: str,
+    tmp_dir: Path | None,
+    fetcher: str,
+    flush_rows: int,
+    progress_interval: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Decide every URL of MANIFEST and record each decision in the ledger.
+
+    MANIFEST is a text file (one URL per line), CSV/TSV, JSONL or Parquet (a file or a
+    directory such as the Common Crawl columnar index), optionally gzip or zstd
+    compressed, or - for stdin. Every row ends in the ledger: rows that are not http(s)
+    URLs get verdict invalid.
+    """
+    from ..audit.manifest import ManifestError, ManifestOptions, open_manifest, spool_stdin
+    from ..audit.progress import make_reporter
+    from ..audit.runner import (
+        AuditConfig,
+        AuditRunner,
+        find_resumable_run,
+        install_sigterm_as_interrupt,
+        result_json,
+        run_exists,
+    )
+
+    shard_kv = parse_shard(shard, num_shards, dict(os.environ))
+    if new_run and (resume or run_id):
+        raise fail("--new-run cannot be combined with --resume or --run-id")
+    if resume and resume != "auto" and run_id and resume != run_id:
+        raise fail("--resume RUN_ID and --run-id name different runs")
+    err = stderr_console()
+    tmp_root = tmp_dir or Path(tempfile.gettempdir())
+    try:
+        tmp_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail(f"--tmp-dir {tmp_root}: {exc.strerror or exc}") from exc
+
+    spool_dir: tempfile.TemporaryDirectory[str] | None = None
+    try:
+        if manifest == "-":
+            if sys.stdin is None or (sys.stdin.isatty() if hasattr(sys.stdin, "isatty") else False):
+                raise fail("reading the manifest from stdin, but stdin is a terminal")
+            spool_dir = tempfile.TemporaryDirectory(prefix="tdmscan-stdin-", dir=tmp_root)
+            path = spool_stdin(Path(spool_dir.name))
+        else:
+            path = Path(manifest)
+        try:
+            m = open_manifest(
+                path,
+                ManifestOptions(
+                    format=fmt,
+                    url_column=url_column,
+                    size_column=size_column,
+                    dataset_column=dataset_column,
+                    dataset_id=dataset_id,
+                ),
+            )
+        except ManifestError as exc:
+            raise fail(
+                str(exc).replace(str(path), "<stdin>") if manifest == "-" else str(exc)
+            ) from exc
+
+        ledger = open_ledger(ledger_dir)
+        config = AuditConfig(
+            agents=agents,
+            training_agents=training_agents,
+            mode=mode,
+            purpose=purpose,
+            deep=deep,
+            concurrency=concurrency,
+            timeout=timeout,
+            ttl=ttl,
+            user_agent=user_agent,
+            allow_private=allow_private,
+            shard=shard_kv,
+            memory_limit=memory_limit,
+            fetcher=fetcher,
+            flush_rows=flush_rows,
+            workdir=tmp_root,
+        )
+        try:
+            input_sha = m.content_hash()
+        except OSError as exc:
+            raise fail(f"{manifest}: cannot read: {exc.strerror or exc}") from exc
+
+        chosen: str | None = run_id
+        auto: bool | None = None
+        if new_run:
+            auto = False
+        elif resume == "auto":
+            from ..ledger import RunInfo
+
+            probe = RunInfo(kind="audit", config=config.decision_config(m))
+            chosen = find_resumable_run(ledger, input_sha, probe.config_sha256)
+            if chosen is None:
+                raise fail(
+                    f"--resume: no unfinished audit of this manifest with these settings in "
+                    f"{ledger.root}"
+                )
+        elif resume:
+            chosen = resume
+            if not run_exists(ledger, resume):
+                raise fail(f"--resume {resume}: no such run in {ledger.root}")
+        if chosen is not None:
+            _check_same_input(ledger, chosen, input_sha)
+
+        reporter = make_reporter(quiet or as_json, stderr_is_terminal(), progress_interval)
+        runner = AuditRunner(
+            m,
+            ledger,
+            config,
+            reporter=reporter,
+            run_id=chosen,
+            resume=auto,
+            input_sha256=input_sha,
+        )
+        if not quiet and not as_json:
+            runner.on_plan = lambda st: err.print(
+                f"Plan: {st.manifest_rows:,} rows"
+                + (f", {st.shard_rows:,} in shard {shard_kv[0]}/{shard_kv[1]}" if shard_kv else "")
+                + f", {st.origins:,} origins"
+                + (
+                    f", {st.shard_rows - st.todo_rows:,} already decided"
+                    if st.todo_rows != st.shard_rows
+                    else ""
+                )
+                + (
+                    f", {st.invalid_origin_rows:,} without a usable origin"
+                    if st.invalid_origin_rows
+                    else ""
+                )
+            )
+        restore = install_sigterm_as_interrupt()
+        try:
+            result = runner.run()
+        except KeyboardInterrupt:
+            r = runner.result
+            if r is None:
+                err.print("\nInterrupted while planning; nothing was written to the ledger.")
+                sys.exit(130)
+            err.print(
+                f"\nInterrupted: {r.counters.rows:,} URLs decided in this session were flushed to "
+                f"{ledger.root}; run {r.run_id} is marked interrupted."
+            )
+            err.print(
+                f"Resume with: tdmscan audit {manifest} --ledger {ledger_dir} --resume {r.run_id}"
+            )
+            sys.exit(130)
+        except ManifestError as exc:
+            raise fail(str(exc)) from exc
+        finally:
+            restore()
+    finally:
+        if spool_dir is not None:
+            spool_dir.cleanup()
+
+    if as_json:
+        click.echo(json.dumps(result_json(result), default=str, sort_keys=True))
+        return
+    if quiet:
+        return
+    from ..audit.summary import render_summary, summarise
+
+    s = summarise(ledger, result.run_id, result.agents[0], result.status)
+    render_summary(s, stdout_console(), elapsed=result.counters.elapsed)
+    if result.resumed:
+        err.print(
+            f"Resumed run {result.run_id}: {result.counters.skipped_rows:,} rows were already "
+            "decided and were skipped."
+        )
+
+
+def _check_same_input(ledger: Any, run_id: str, input_sha: str) -> None:
+    con = ledger.connect()
+    try:
+        row = con.execute(
+            "SELECT input_sha256, kind FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return
+    if row[1] != "audit":
+        raise fail(f"run {run_id} is a {row[1]} run, not an audit")
+    if row[0] and row[0] != input_sha:
+        raise fail(
+            f"run {run_id} audited a different manifest (input sha256 {row[0][:12]}...); "
+            "use --new-run or the same manifest"
+        )

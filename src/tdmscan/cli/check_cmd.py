@@ -1,0 +1,206 @@
+"""``tdmscan check URL...``: decisions per agent with reasons and the evidence that decided."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..types import Decision
+from ._common import agent_options, fetch_options, open_ledger, quiet_option, stdout_console
+
+
+def evidence_text(d: Decision) -> str:
+    """The decisive evidence in one line per item: where it is and what it says."""
+    lines: list[str] = []
+    r = d.robots
+    decisive = d.decisive_evidence
+    for e in decisive:
+        src = f" ({e.source_url})" if e.source_url and e.protocol != "robots" else ""
+        lines.append(f"{e.locator}: {e.raw}{src}")
+    if r is not None and not any(e.protocol == "robots" for e in decisive):
+        if r.matched_rule:
+            where = f"robots.txt line {r.matched_line}" if r.matched_line else "robots.txt"
+            group = f" [group {r.group}]" if r.group else ""
+            lines.append(f"{where}: {r.matched_rule}{group}")
+        elif r.branch == "unreachable":
+            lines.append(f"robots.txt unreachable ({r.error or r.status})")
+        elif r.branch == "4xx-allow":
+            lines.append(f"robots.txt HTTP {r.status}: no rules")
+        elif r.branch == "absent":
+            lines.append("no robots.txt")
+    if d.tdm_policy:
+        lines.append(f"tdm-policy: {d.tdm_policy}")
+    return "\n".join(lines)
+
+
+async def _run(
+    urls: tuple[str, ...], scanner_kw: dict[str, Any], deep: bool, ledger: Any
+) -> tuple[list[tuple[str, list[Decision]]], tuple[str, ...]]:
+    from ..scanner import Scanner
+
+    out: list[tuple[str, list[Decision]]] = []
+    async with Scanner(**scanner_kw) as s:
+        agents = s.agents
+
+        async def one(url: str) -> tuple[str, list[Decision]]:
+            return url, await s.check_all(url, deep=deep)
+
+        out = list(await asyncio.gather(*(one(u) for u in urls)))
+        if ledger is not None:
+            await _record(ledger, s, out, scanner_kw)
+    return out, agents
+
+
+async def _record(
+    ledger: Any, scanner: Any, results: list[tuple[str, list[Decision]]], kw: dict[str, Any]
+) -> None:
+    from ..ledger import DecisionContext, RunInfo
+    from ..urls import InvalidURL, parse_url
+
+    run = RunInfo(
+        kind="check",
+        agents=tuple(scanner.agents),
+        mode=kw["mode"],
+        purpose=kw["purpose"],
+        config={"command": "check", "agents": list(scanner.agents)},
+        input_description=" ".join(u for u, _ in results)[:1000],
+    )
+    with ledger.writer(run, flush_seconds=None) as w:
+        seen: set[str] = set()
+        for i, (url, ds) in enumerate(results):
+            try:
+                origin = parse_url(url).origin
+            except InvalidURL:
+                origin = None
+            if origin is not None and origin not in seen:
+                seen.add(origin)
+                w.add_site((await scanner.site(origin)).files)
+            ctx = DecisionContext(source_kind="own_crawl", input_row=i)
+            for d in ds:
+                w.add(d, ctx)
+    click.echo(f"Recorded in {ledger.root} as run {run.run_id}", err=True)
+
+
+def _grouped(ds: list[Decision], own: str) -> list[tuple[list[str], Decision]]:
+    """Agents with the same outcome share a row, so 40 catalogue tokens fit on a screen."""
+    groups: dict[tuple[Any, ...], tuple[list[str], Decision]] = {}
+    for d in ds:
+        key = (d.agent == own and d.agent, d.verdict, d.reasons, evidence_text(d))
+        if key in groups:
+            groups[key][0].append(d.agent)
+        else:
+            groups[key] = ([d.agent], d)
+    return list(groups.values())
+
+
+def _agents_label(agents: list[str], limit: int = 6) -> str:
+    if len(agents) <= limit:
+        return ", ".join(agents)
+    return ", ".join(agents[:limit]) + f" +{len(agents) - limit} more"
+
+
+@click.command()
+@click.argument("urls", nargs=-1, metavar="URL...")
+@agent_options
+@click.option(
+    "--training-agents/--no-training-agents",
+    default=True,
+    show_default=True,
+    help="Also decide for the catalogue's AI-training agents.",
+)
+@click.option("--deep", is_flag=True, help="Also fetch the page's head for page-level signals.")
+@fetch_options(default_timeout=15.0)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout, one per URL.")
+@click.option(
+    "--ledger",
+    "ledger_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also record the decisions in this ledger.",
+)
+@quiet_option
+def check(
+    urls: tuple[str, ...],
+    agents: tuple[str, ...],
+    mode: str,
+    purpose: str,
+    training_agents: bool,
+    deep: bool,
+    timeout: float,
+    ttl: float | None,
+    user_agent: str | None,
+    allow_private: bool,
+    as_json: bool,
+    ledger_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Decide whether each URL may be used, for every configured agent.
+
+    Exit status: 0 when every URL is allowed for the own token (the first --agent),
+    1 when some are not, 2 on a usage error.
+    """
+    from ..fetch import FetchLimits
+
+    if not urls:
+        raise click.UsageError("give at least one URL")
+    limit_kw: dict[str, Any] = {"total_timeout": timeout, "connect_timeout": min(5.0, timeout)}
+    if user_agent:
+        limit_kw["user_agent"] = user_agent
+    scanner_kw: dict[str, Any] = {
+        "agents": list(agents),
+        "mode": mode,
+        "purpose": purpose,
+        "include_training_agents": training_agents,
+        "allow_private": allow_private,
+        "limits": FetchLimits(**limit_kw),
+        "fetcher": "httpx",  # a handful of requests: the default client starts fastest
+    }
+    if ttl is not None:
+        scanner_kw["ttl"] = ttl
+    ledger = open_ledger(ledger_dir) if ledger_dir is not None else None
+    results, all_agents = asyncio.run(_run(urls, scanner_kw, deep, ledger))
+    own = all_agents[0]
+    ok = all(ds and ds[0].agent == own and ds[0].verdict == "allowed" for _, ds in results)
+
+    if as_json:
+        for url, ds in results:
+            click.echo(
+                json.dumps(
+                    {
+                        "input": url,
+                        "ingest": bool(ds and ds[0].verdict == "allowed"),
+                        "decisions": [d.to_dict() for d in ds],
+                    },
+                    default=str,
+                )
+            )
+    elif not quiet:
+        from rich.table import Table
+
+        console = stdout_console()
+        for url, ds in results:
+            t = Table(title=url, title_justify="left", show_lines=True)
+            t.add_column("agent")
+            t.add_column("verdict")
+            t.add_column("reasons")
+            t.add_column("evidence")
+            for names, d in _grouped(ds, own):
+                colour = {"allowed": "green", "reserved": "red", "unknown": "yellow"}.get(
+                    d.verdict, "magenta"
+                )
+                label = _agents_label(names)
+                if names[0] == own:
+                    label = f"[bold]{label}[/bold] (own)"
+                t.add_row(
+                    label,
+                    f"[{colour}]{d.verdict}[/{colour}]",
+                    "\n".join(d.reasons) or "-",
+                    evidence_text(d) or "-",
+                )
+            console.print(t)
+    sys.exit(0 if ok else 1)
