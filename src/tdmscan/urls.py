@@ -19,6 +19,7 @@ _HEX = "0123456789ABCDEF"
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 _NEEDS_WORK_RE = re.compile(r"[^\x21-\x7e]|%")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _HOST_RE = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$")
 
 
@@ -109,7 +110,7 @@ def parse_url(url: str) -> ParsedURL:
         raise InvalidURL("empty")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL("too-long", f"{len(url)} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+    if _CONTROL_RE.search(url) is not None:
         raise InvalidURL("control-characters")
     try:
         parts = urlsplit(url)
