@@ -286,6 +286,7 @@ class AuditRunner:
 
     def run(self) -> AuditResult:
         """Plan, decide every row, write the ledger. Ctrl-C: flush, mark interrupted, re-raise."""
+        from ..fetch.limits import DEFAULT_USER_AGENT
         from ..ledger import RunInfo
 
         c = self.config
@@ -315,7 +316,8 @@ class AuditRunner:
         run = RunInfo(
             kind="audit",
             agents=agents,
-            user_agent=c.user_agent,
+            # The disclosure report publishes what was really sent, default included.
+            user_agent=c.user_agent or DEFAULT_USER_AGENT,
             mode=c.mode,
             purpose=c.purpose,
             # The resume key hashes only what changes decisions; speed knobs are in the row too.
