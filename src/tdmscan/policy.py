@@ -26,7 +26,7 @@ from .signals import aipref, contentsignal, headers, html, licences, rsl, tdmrep
 from .signals.aitxt import AiTxt, parse_ai_txt
 from .signals.catalogue import load_catalogue
 from .signals.matching import product_token
-from .signals.robots import RobotsTxt, parse_robots
+from .signals.robots import RobotsRule, RobotsTxt, parse_robots
 from .types import (
     MODES,
     PURPOSES,
@@ -188,55 +188,129 @@ class _Collector:
         self.evidence: list[Evidence] = []
         self.licences: list[str] = []
 
-    def reserve(self, reason: str, protocol: str, locator: str, raw: str, *,
-                strength: str = "explicit", source_url: str | None = None,
-                sha256: str | None = None) -> None:
+    def reserve(
+        self,
+        reason: str,
+        protocol: str,
+        locator: str,
+        raw: str,
+        *,
+        strength: str = "explicit",
+        source_url: str | None = None,
+        sha256: str | None = None,
+    ) -> None:
         decisive = strength == "explicit" or self.mode == "conservative"
         if decisive and reason not in self.reasons:
             self.reasons.append(reason)
-        self.evidence.append(Evidence(protocol, locator, raw, "reserved", reason, SPEC.get(protocol),
-                                      source_url, sha256, strength, decisive))
+        self.evidence.append(
+            Evidence(
+                protocol,
+                locator,
+                raw,
+                "reserved",
+                reason,
+                SPEC.get(protocol),
+                source_url,
+                sha256,
+                strength,
+                decisive,
+            )
+        )
 
-    def note(self, protocol: str, locator: str, raw: str, interpretation: str = "info", *,
-             reason: str | None = None, strength: str = "info", source_url: str | None = None,
-             sha256: str | None = None) -> None:
-        self.evidence.append(Evidence(protocol, locator, raw, interpretation, reason,
-                                      SPEC.get(protocol), source_url, sha256, strength, False))
+    def note(
+        self,
+        protocol: str,
+        locator: str,
+        raw: str,
+        interpretation: str = "info",
+        *,
+        reason: str | None = None,
+        strength: str = "info",
+        source_url: str | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        self.evidence.append(
+            Evidence(
+                protocol,
+                locator,
+                raw,
+                interpretation,
+                reason,
+                SPEC.get(protocol),
+                source_url,
+                sha256,
+                strength,
+                False,
+            )
+        )
 
-    def error(self, reason: str, protocol: str, locator: str, raw: str,
-              source_url: str | None = None) -> None:
+    def error(
+        self, reason: str, protocol: str, locator: str, raw: str, source_url: str | None = None
+    ) -> None:
         if reason not in self.errors:
             self.errors.append(reason)
-        self.evidence.append(Evidence(protocol, locator, raw, "unknown", reason, SPEC.get(protocol),
-                                      source_url, None, "explicit", True))
+        self.evidence.append(
+            Evidence(
+                protocol,
+                locator,
+                raw,
+                "unknown",
+                reason,
+                SPEC.get(protocol),
+                source_url,
+                None,
+                "explicit",
+                True,
+            )
+        )
 
     def add_licence(self, lic: str) -> None:
         if lic not in self.licences:
             self.licences.append(lic)
 
 
-def _rule_text(rule) -> str:  # noqa: ANN001 - RobotsRule
+def _rule_text(rule: RobotsRule) -> str:
     return f"{rule.kind.capitalize()}: {rule.pattern}"
 
 
 # --------------------------------------------------------------------------- per protocol
 
 
-def _robots(c: _Collector, site: SiteSignals | None, agent: str, path: str, purpose: str,
-            training: frozenset[str]) -> RobotsOutcome:
+def _robots(
+    c: _Collector,
+    site: SiteSignals | None,
+    agent: str,
+    path: str,
+    purpose: str,
+    training: frozenset[str],
+) -> RobotsOutcome:
     f = site.files.robots if site else None
     branch = site.robots_branch if site else "absent"
     url = (f.url if f else None) or (f"{site.files.origin}/robots.txt" if site else None)
-    base = {"status": f.status if f else None, "url": url, "sha256": f.sha256 if f else None,
-            "fetched_at": f.fetched_at if f else None, "error": f.error if f else None}
+    base = {
+        "status": f.status if f else None,
+        "url": url,
+        "sha256": f.sha256 if f else None,
+        "fetched_at": f.fetched_at if f else None,
+        "error": f.error if f else None,
+    }
     if branch == "unreachable":
-        c.error("robots:unreachable", "robots", "robots.txt",
-                f"status {f.status}" if f and f.status else (f.error or "error") if f else "error",
-                url)
+        c.error(
+            "robots:unreachable",
+            "robots",
+            "robots.txt",
+            f"status {f.status}" if f and f.status else (f.error or "error") if f else "error",
+            url,
+        )
         return RobotsOutcome(branch=branch, verdict="no-rule", **base)
     if branch == "redirect-limit":
-        c.note("robots", "robots.txt", f"more than {len(f.redirects) if f else 5} redirects",
-               reason="robots:redirect-limit", source_url=url)
+        c.note(
+            "robots",
+            "robots.txt",
+            f"more than {len(f.redirects) if f else 5} redirects",
+            reason="robots:redirect-limit",
+            source_url=url,
+        )
     if site is None or site.robots is None:
         return RobotsOutcome(branch=branch, verdict="no-rule", **base)
     robots = site.robots
@@ -245,8 +319,14 @@ def _robots(c: _Collector, site: SiteSignals | None, agent: str, path: str, purp
     m = robots.match(agent, path)
     sha = f.sha256 if f else None
     if not m.allowed and m.rule is not None:
-        c.reserve("robots:disallow", "robots", f"robots.txt line {m.rule.line}", _rule_text(m.rule),
-                  source_url=url, sha256=sha)
+        c.reserve(
+            "robots:disallow",
+            "robots",
+            f"robots.txt line {m.rule.line}",
+            _rule_text(m.rule),
+            source_url=url,
+            sha256=sha,
+        )
     if purpose in _TRAINING_PURPOSES and robots.named_agents:
         own = product_token(agent)
         # Only groups that name a training agent explicitly express intent about training;
@@ -256,9 +336,15 @@ def _robots(c: _Collector, site: SiteSignals | None, agent: str, path: str, purp
                 continue
             pm = robots.match(token, path)
             if not pm.allowed and pm.rule is not None and "*" not in pm.group_agents:
-                c.reserve("robots:training-agent-disallow", "robots",
-                          f"robots.txt line {pm.rule.line} (group {token})", _rule_text(pm.rule),
-                          strength="inferred", source_url=url, sha256=sha)
+                c.reserve(
+                    "robots:training-agent-disallow",
+                    "robots",
+                    f"robots.txt line {pm.rule.line} (group {token})",
+                    _rule_text(pm.rule),
+                    strength="inferred",
+                    source_url=url,
+                    sha256=sha,
+                )
                 break
     return RobotsOutcome(
         branch=branch,
@@ -271,44 +357,83 @@ def _robots(c: _Collector, site: SiteSignals | None, agent: str, path: str, purp
     )
 
 
-def _aipref(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str,
-            path: str, purpose: str, robots_allowed: bool) -> None:
+def _aipref(
+    c: _Collector,
+    site: SiteSignals | None,
+    page: PageSignals | None,
+    agent: str,
+    path: str,
+    purpose: str,
+    robots_allowed: bool,
+) -> None:
     label = _AIPREF_LABEL.get(purpose)
     statements: list[tuple[aipref.UsagePrefs, str, str | None, str | None]] = []
     if site is not None and site.robots is not None and robots_allowed:
         f = site.files.robots
         for rec in site.robots.content_usage(agent, path):
             loc = f"robots.txt line {rec.line}"
-            statements.append((_usage(rec.value), loc, f.url if f else None, f.sha256 if f else None))
+            statements.append(
+                (_usage(rec.value), loc, f.url if f else None, f.sha256 if f else None)
+            )
     if page is not None:
         if page.usage_header is not None:
             statements.append((page.usage_header, "header Content-Usage", page.fetched.url, None))
         if page.head is not None and page.head.content_usage is not None:
-            statements.append((page.head.content_usage, "meta name=content-usage",
-                               page.fetched.url, None))
+            statements.append(
+                (page.head.content_usage, "meta name=content-usage", page.fetched.url, None)
+            )
     for prefs, loc, src, sha in statements:
         if not prefs.ok:
-            c.note("aipref", loc, prefs.raw, "unknown", reason="aipref:unparsable", source_url=src,
-                   sha256=sha)
+            c.note(
+                "aipref",
+                loc,
+                prefs.raw,
+                "unknown",
+                reason="aipref:unparsable",
+                source_url=src,
+                sha256=sha,
+            )
             continue
         value = prefs.get(label) if label else None
         non_standard = loc.startswith("meta")
         if value == "n":
-            c.reserve(f"aipref:{label}=n", "aipref", loc, prefs.raw,
-                      strength="inferred" if non_standard else "explicit", source_url=src,
-                      sha256=sha)
+            c.reserve(
+                f"aipref:{label}=n",
+                "aipref",
+                loc,
+                prefs.raw,
+                strength="inferred" if non_standard else "explicit",
+                source_url=src,
+                sha256=sha,
+            )
         elif value == "y":
-            c.note("aipref", loc, prefs.raw, "allowed", reason=f"aipref:{label}=y", source_url=src,
-                   sha256=sha, strength="explicit")
+            c.note(
+                "aipref",
+                loc,
+                prefs.raw,
+                "allowed",
+                reason=f"aipref:{label}=y",
+                source_url=src,
+                sha256=sha,
+                strength="explicit",
+            )
         if purpose in _TRAINING_PURPOSES:
             for legacy in sorted(aipref.LEGACY_TRAINING_LABELS):
                 if prefs.get(legacy) == "n":
-                    c.reserve(f"aipref:{legacy}=n", "aipref", loc, prefs.raw, strength="inferred",
-                              source_url=src, sha256=sha)
+                    c.reserve(
+                        f"aipref:{legacy}=n",
+                        "aipref",
+                        loc,
+                        prefs.raw,
+                        strength="inferred",
+                        source_url=src,
+                        sha256=sha,
+                    )
 
 
-def _content_signal(c: _Collector, site: SiteSignals | None, page: PageSignals | None,
-                    agent: str, purpose: str) -> None:
+def _content_signal(
+    c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str, purpose: str
+) -> None:
     key = _CSIGNAL_KEY.get(purpose)
     if key is None:
         return
@@ -316,30 +441,67 @@ def _content_signal(c: _Collector, site: SiteSignals | None, page: PageSignals |
     if site is not None and site.robots is not None:
         f = site.files.robots
         for rec in site.robots.group_records(agent, "content-signal"):
-            items.append((rec.value, f"robots.txt line {rec.line}", "explicit",
-                          f.url if f else None, f.sha256 if f else None))
+            items.append(
+                (
+                    rec.value,
+                    f"robots.txt line {rec.line}",
+                    "explicit",
+                    f.url if f else None,
+                    f.sha256 if f else None,
+                )
+            )
     if page is not None:
         # Not part of the published policy (SIGNALS 4.2): evidence, decisive only when
         # conservative.
         if page.content_signal_header:
-            items.append((page.content_signal_header, "header Content-Signal", "inferred",
-                          page.fetched.url, None))
+            items.append(
+                (
+                    page.content_signal_header,
+                    "header Content-Signal",
+                    "inferred",
+                    page.fetched.url,
+                    None,
+                )
+            )
         if page.head is not None and page.head.content_signal:
-            items.append((page.head.content_signal, "meta name=content-signal", "inferred",
-                          page.fetched.url, None))
+            items.append(
+                (
+                    page.head.content_signal,
+                    "meta name=content-signal",
+                    "inferred",
+                    page.fetched.url,
+                    None,
+                )
+            )
     for value, loc, strength, src, sha in items:
         sig = _csignal(value)
         v = sig.values.get(key)
         if v == "no":
-            c.reserve(f"content-signal:{key}=no", "content-signal", loc, sig.raw,
-                      strength=strength, source_url=src, sha256=sha)
+            c.reserve(
+                f"content-signal:{key}=no",
+                "content-signal",
+                loc,
+                sig.raw,
+                strength=strength,
+                source_url=src,
+                sha256=sha,
+            )
         elif v == "yes":
-            c.note("content-signal", loc, sig.raw, "allowed", reason=f"content-signal:{key}=yes",
-                   source_url=src, sha256=sha, strength="explicit")
+            c.note(
+                "content-signal",
+                loc,
+                sig.raw,
+                "allowed",
+                reason=f"content-signal:{key}=yes",
+                source_url=src,
+                sha256=sha,
+                strength="explicit",
+            )
 
 
-def _tdmrep(c: _Collector, site: SiteSignals | None, page: PageSignals | None, path: str,
-            purpose: str) -> tuple[int | None, str | None, str | None, str | None]:
+def _tdmrep(
+    c: _Collector, site: SiteSignals | None, page: PageSignals | None, path: str, purpose: str
+) -> tuple[int | None, str | None, str | None, str | None]:
     file_value = None
     sha = None
     src = site.files.tdmrep.url if site and site.files.tdmrep else None
@@ -348,9 +510,12 @@ def _tdmrep(c: _Collector, site: SiteSignals | None, page: PageSignals | None, p
         m = site.tdmrep.match(path)
         if m.rule is not None:
             file_value = tdmrep.TdmValue(
-                reservation=m.rule.reservation, policy=m.rule.policy,
+                reservation=m.rule.reservation,
+                policy=m.rule.policy,
                 raw_reservation=None if m.rule.reservation is None else str(m.rule.reservation),
-                values=(), problems=(), lenient=m.rule.lenient,
+                values=(),
+                problems=(),
+                lenient=m.rule.lenient,
             )
     header_value = page.tdm_header if page is not None else None
     meta_value = page.head.tdm if page is not None and page.head is not None else None
@@ -359,26 +524,54 @@ def _tdmrep(c: _Collector, site: SiteSignals | None, page: PageSignals | None, p
     res = tdmrep.layer(file_value, header_value, meta_value)
     # Two header lines that disagree ("1, 0") are a protocol error: unset in strict mode, but
     # the rightsholder did say "1" somewhere, so conservative mode honours it.
-    conflicting = [v for v in (header_value, meta_value) if v is not None and
-                   {"0", "1"} <= {s.strip() for s in v.values}]
-    locator = {"file": "/.well-known/tdmrep.json", "header": "header tdm-reservation",
-               "meta": "meta name=tdm-reservation"}.get(res.source or "", "tdmrep")
+    conflicting = [
+        v
+        for v in (header_value, meta_value)
+        if v is not None and {"0", "1"} <= {s.strip() for s in v.values}
+    ]
+    locator = {
+        "file": "/.well-known/tdmrep.json",
+        "header": "header tdm-reservation",
+        "meta": "meta name=tdm-reservation",
+    }.get(res.source or "", "tdmrep")
     applies = purpose in _TRAINING_PURPOSES
     if res.reservation == 1 and applies:
-        c.reserve("tdmrep:reserved", "tdmrep", locator, "tdm-reservation: 1",
-                  source_url=src if res.source == "file" else (page.fetched.url if page else None),
-                  sha256=sha if res.source == "file" else None)
+        c.reserve(
+            "tdmrep:reserved",
+            "tdmrep",
+            locator,
+            "tdm-reservation: 1",
+            source_url=src if res.source == "file" else (page.fetched.url if page else None),
+            sha256=sha if res.source == "file" else None,
+        )
     elif res.reservation == 0:
-        c.note("tdmrep", locator, "tdm-reservation: 0", "allowed", reason="tdmrep:not-reserved",
-               strength="explicit")
+        c.note(
+            "tdmrep",
+            locator,
+            "tdm-reservation: 0",
+            "allowed",
+            reason="tdmrep:not-reserved",
+            strength="explicit",
+        )
     if conflicting and res.reservation != 1 and applies:
-        c.reserve("tdmrep:reserved", "tdmrep", "header tdm-reservation (conflicting values)",
-                  ", ".join(conflicting[0].values), strength="inferred")
+        c.reserve(
+            "tdmrep:reserved",
+            "tdmrep",
+            "header tdm-reservation (conflicting values)",
+            ", ".join(conflicting[0].values),
+            strength="inferred",
+        )
     return res.reservation, res.source, res.policy, sha
 
 
-def _rsl(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str,
-         path: str, purpose: str) -> None:
+def _rsl(
+    c: _Collector,
+    site: SiteSignals | None,
+    page: PageSignals | None,
+    agent: str,
+    path: str,
+    purpose: str,
+) -> None:
     docs: list[tuple[rsl.RslDocument, str, str | None]] = []
     pointers: list[tuple[str, str]] = []
     if site is not None:
@@ -405,8 +598,14 @@ def _rsl(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agen
             docs.append((rsl.parse_rsl(f.body), loc, u))
     for doc, loc, src in docs:
         if not doc.ok:
-            c.note("rsl", loc, "; ".join(doc.problems)[:200], "unknown", reason="rsl:unparsable",
-                   source_url=src)
+            c.note(
+                "rsl",
+                loc,
+                "; ".join(doc.problems)[:200],
+                "unknown",
+                reason="rsl:unparsable",
+                source_url=src,
+            )
             continue
         r = doc.evaluate(path, purpose)
         if r.status == "prohibited":
@@ -414,8 +613,15 @@ def _rsl(c: _Collector, site: SiteSignals | None, page: PageSignals | None, agen
         elif r.status in ("licence-required", "permitted-paid"):
             c.reserve(f"rsl:{r.status}", "rsl", loc, r.raw, source_url=src)
         elif r.status.startswith("permitted"):
-            c.note("rsl", loc, r.raw, "allowed", reason=f"rsl:{r.status}", source_url=src,
-                   strength="explicit")
+            c.note(
+                "rsl",
+                loc,
+                r.raw,
+                "allowed",
+                reason=f"rsl:{r.status}",
+                source_url=src,
+                strength="explicit",
+            )
 
 
 def _ai_txt(c: _Collector, site: SiteSignals | None, agent: str, path: str, purpose: str) -> None:
@@ -424,18 +630,36 @@ def _ai_txt(c: _Collector, site: SiteSignals | None, agent: str, path: str, purp
     f = site.files.ai_txt
     src = f.url if f else None
     if not site.ai_txt.recognised:
-        c.note("ai-txt", "ai.txt", "present, unrecognised format", reason="ai-txt:unrecognised",
-               source_url=src)
+        c.note(
+            "ai-txt",
+            "ai.txt",
+            "present, unrecognised format",
+            reason="ai-txt:unrecognised",
+            source_url=src,
+        )
         return
     m = site.ai_txt.match(agent, path)
     if m.rule is None:
         return
     if not m.allowed:
-        c.reserve("ai-txt:disallow", "ai-txt", f"ai.txt line {m.rule.line}", _rule_text(m.rule),
-                  source_url=src, sha256=f.sha256 if f else None)
+        c.reserve(
+            "ai-txt:disallow",
+            "ai-txt",
+            f"ai.txt line {m.rule.line}",
+            _rule_text(m.rule),
+            source_url=src,
+            sha256=f.sha256 if f else None,
+        )
     else:
-        c.note("ai-txt", f"ai.txt line {m.rule.line}", _rule_text(m.rule), "allowed",
-               reason="ai-txt:allow", source_url=src, strength="explicit")
+        c.note(
+            "ai-txt",
+            f"ai.txt line {m.rule.line}",
+            _rule_text(m.rule),
+            "allowed",
+            reason="ai-txt:allow",
+            source_url=src,
+            strength="explicit",
+        )
 
 
 def _noai(c: _Collector, page: PageSignals | None, agent: str, purpose: str) -> None:
@@ -455,42 +679,73 @@ def _noai(c: _Collector, page: PageSignals | None, agent: str, purpose: str) -> 
         if "noimageai" in d:
             # On an image the directive is explicit; on an HTML page it speaks for the images
             # of the page, which the page's own text may well be about.
-            c.reserve(f"{kind}:noimageai", "robots-" + kind, loc, raw,
-                      strength="explicit" if page.is_image else "inferred", source_url=src)
+            c.reserve(
+                f"{kind}:noimageai",
+                "robots-" + kind,
+                loc,
+                raw,
+                strength="explicit" if page.is_image else "inferred",
+                source_url=src,
+            )
         if "noarchive" in d:
-            c.reserve(f"{kind}:noarchive", "robots-" + kind, loc, raw, strength="inferred",
-                      source_url=src)
+            c.reserve(
+                f"{kind}:noarchive", "robots-" + kind, loc, raw, strength="inferred", source_url=src
+            )
     if page.head is not None and page.head.ignored_body_meta:
-        c.note("robots-meta", "body", "; ".join(page.head.ignored_body_meta)[:300],
-               reason="meta:in-body-ignored")
+        c.note(
+            "robots-meta",
+            "body",
+            "; ".join(page.head.ignored_body_meta)[:300],
+            reason="meta:in-body-ignored",
+        )
 
 
 def _licences(c: _Collector, page: PageSignals | None) -> None:
     if page is None:
         return
-    candidates: list[tuple[str, str]] = [(ll.url, ll.source) for ll in page.link_licences
-                                         if not ll.rsl]
+    candidates: list[tuple[str, str]] = [
+        (ll.url, ll.source) for ll in page.link_licences if not ll.rsl
+    ]
     if page.head is not None:
         candidates += [(ll.url, ll.source) for ll in page.head.licences if not ll.rsl]
-        candidates += [(j.url, f"json-ld {j.scope}") for j in page.head.jsonld_licences
-                       if getattr(j, "url", None)]
+        candidates += [
+            (j.url, f"json-ld {j.scope}")
+            for j in page.head.jsonld_licences
+            if getattr(j, "url", None)
+        ]
         candidates += [(v, f"dublin core {k}") for k, v in page.head.dc_licences]
     for url, source in candidates:
         lic = licences.licence_from_url(url)
         if lic is None:
             continue
         c.add_licence(lic.spdx)
-        c.note("licence", source, url, reason=f"licence:{lic.spdx}", strength="licence",
-               source_url=page.fetched.url)
+        c.note(
+            "licence",
+            source,
+            url,
+            reason=f"licence:{lic.spdx}",
+            strength="licence",
+            source_url=page.fetched.url,
+        )
 
 
 # --------------------------------------------------------------------------- entry points
 
 
-def _invalid(url: object, agents: Sequence[str], reason: str, purpose: str,
-             mode: str) -> list[Decision]:
-    return [Decision(url=str(url), agent=a, verdict="invalid", reasons=(f"url:{reason}",),
-                     purpose=purpose, mode=mode) for a in agents]
+def _invalid(
+    url: object, agents: Sequence[str], reason: str, purpose: str, mode: str
+) -> list[Decision]:
+    return [
+        Decision(
+            url=str(url),
+            agent=a,
+            verdict="invalid",
+            reasons=(f"url:{reason}",),
+            purpose=purpose,
+            mode=mode,
+        )
+        for a in agents
+    ]
 
 
 def decide(
@@ -519,8 +774,11 @@ def decide(
             parsed = parse_url(url)
         except InvalidURL as exc:
             return _invalid(url, agents, exc.reason, purpose, mode)
-    training = (_default_training_tokens() if training_tokens is None
-                else frozenset(product_token(t) for t in training_tokens))
+    training = (
+        _default_training_tokens()
+        if training_tokens is None
+        else frozenset(product_token(t) for t in training_tokens)
+    )
     if isinstance(page, Fetched):
         page = parse_page(page, parsed.path_query)
     path = parsed.path_query
@@ -536,32 +794,40 @@ def decide(
         _noai(c, page, agent, purpose)
         _licences(c, page)
         if page is not None and page.fetched.unreachable:
-            c.error("page:unreachable", "page", "response",
-                    f"status {page.fetched.status}" if page.fetched.status
-                    else (page.fetched.error or "error"), page.fetched.url)
+            c.error(
+                "page:unreachable",
+                "page",
+                "response",
+                f"status {page.fetched.status}"
+                if page.fetched.status
+                else (page.fetched.error or "error"),
+                page.fetched.url,
+            )
         if c.reasons:
             verdict = "reserved"
         elif c.errors:
             verdict = "unknown"
         else:
             verdict = "allowed"
-        out.append(Decision(
-            url=parsed.url,
-            agent=agent,
-            verdict=verdict,
-            reasons=tuple(c.reasons + c.errors),
-            evidence=tuple(c.evidence),
-            purpose=purpose,
-            mode=mode,
-            tdm_policy=tdm_policy if tdm_res == 1 else None,
-            licences=tuple(c.licences),
-            robots=robots,
-            tdm_reservation=tdm_res,
-            tdm_source=tdm_src,
-            tdmrep_sha256=tdm_sha,
-            final_url=page.fetched.final_url if page is not None else None,
-            errors=tuple(c.errors),
-        ))
+        out.append(
+            Decision(
+                url=parsed.url,
+                agent=agent,
+                verdict=verdict,
+                reasons=tuple(c.reasons + c.errors),
+                evidence=tuple(c.evidence),
+                purpose=purpose,
+                mode=mode,
+                tdm_policy=tdm_policy if tdm_res == 1 else None,
+                licences=tuple(c.licences),
+                robots=robots,
+                tdm_reservation=tdm_res,
+                tdm_source=tdm_src,
+                tdmrep_sha256=tdm_sha,
+                final_url=page.fetched.final_url if page is not None else None,
+                errors=tuple(c.errors),
+            )
+        )
     return out
 
 
@@ -588,10 +854,14 @@ def evaluate(
         origin = parse_url(url).origin
     except (InvalidURL, TypeError):
         origin = ""
-    files = SiteFiles(origin=origin, robots=as_fetched(robots_txt, origin + "/robots.txt"),
-                      tdmrep=as_fetched(tdmrep_json, origin + "/.well-known/tdmrep.json"),
-                      ai_txt=as_fetched(ai_txt, origin + "/ai.txt"))
+    files = SiteFiles(
+        origin=origin,
+        robots=as_fetched(robots_txt, origin + "/robots.txt"),
+        tdmrep=as_fetched(tdmrep_json, origin + "/.well-known/tdmrep.json"),
+        ai_txt=as_fetched(ai_txt, origin + "/ai.txt"),
+    )
     docs = {u: as_fetched(v, u) for u, v in (rsl_documents or {}).items()}
     site = parse_site(files, {u: f for u, f in docs.items() if f is not None})
-    return decide(url, [agent], site, response, purpose=purpose, mode=mode,
-                  training_tokens=training_tokens)[0]
+    return decide(
+        url, [agent], site, response, purpose=purpose, mode=mode, training_tokens=training_tokens
+    )[0]
