@@ -175,6 +175,22 @@ def parse_shard(
     metavar="SECONDS",
     help="Seconds between progress lines when stderr is not a terminal.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this process; ray: partitions on a Ray cluster (pip install 'tdmscan[ray]').",
+)
+@click.option(
+    "--address", metavar="ADDR", help="Ray cluster address [default: RAY_ADDRESS or local]."
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1),
+    metavar="N",
+    help="Ray: registrable-domain partitions [default: one per worker CPU].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @quiet_option
 def audit(
@@ -205,6 +221,9 @@ def audit(
     fetcher: str,
     flush_rows: int,
     progress_interval: float,
+    engine: str,
+    address: str | None,
+    partitions: int | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -225,8 +244,20 @@ def audit(
         result_json,
         run_exists,
     )
+    from ..engines import EngineUnavailable, require_engine
 
+    try:
+        ray_engine = require_engine(engine)
+    except EngineUnavailable as exc:
+        raise fail(str(exc)) from exc
+    if ray_engine is None and (address or partitions):
+        raise fail("--address and --partitions go with --engine ray")
     shard_kv = parse_shard(shard, num_shards, dict(os.environ))
+    if ray_engine is not None:
+        if shard_kv is not None:
+            raise fail("--shard is for in-process audits; --engine ray partitions by itself")
+        if manifest == "-":
+            raise fail("--engine ray needs a manifest path every node can read, not stdin")
     if new_run and (resume or run_id):
         raise fail("--new-run cannot be combined with --resume or --run-id")
     if resume and resume != "auto" and run_id and resume != run_id:
@@ -308,6 +339,24 @@ def audit(
             _check_same_input(ledger, chosen, input_sha)
 
         reporter = make_reporter(quiet or as_json, stderr_is_terminal(), progress_interval)
+        if ray_engine is not None:
+            _audit_on_ray(
+                ray_engine,
+                path,
+                ledger,
+                config,
+                m,
+                chosen,
+                auto,
+                reporter,
+                partitions,
+                address,
+                manifest,
+                ledger_dir,
+                as_json,
+                quiet,
+            )
+            return
         runner = AuditRunner(
             m,
             ledger,
@@ -371,6 +420,54 @@ def audit(
             f"Resumed run {result.run_id}: {result.counters.skipped_rows:,} rows were already "
             "decided and were skipped."
         )
+
+
+def _audit_on_ray(
+    eng: Any,
+    path: Path,
+    ledger: Any,
+    config: Any,
+    m: Any,
+    run_id: str | None,
+    resume: bool | None,
+    reporter: Any,
+    partitions: int | None,
+    address: str | None,
+    manifest: str,
+    ledger_dir: Path,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    try:
+        rr = eng.run_audit_ray(
+            path,
+            ledger.root,
+            config,
+            options=m.options,
+            partitions=partitions,
+            address=address,
+            run_id=run_id,
+            resume=resume,
+            reporter=reporter,
+        )
+    except eng.PartitionFailed as exc:
+        stderr_console().print(f"Some partitions failed: {exc}")
+        rid = exc.result.run_id if getattr(exc, "result", None) is not None else run_id
+        stderr_console().print(
+            f"Resume with: tdmscan audit {manifest} --ledger {ledger_dir} --engine ray "
+            f"--run-id {rid}"
+        )
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(eng.result_json(rr), default=str, sort_keys=True))
+        return
+    if quiet:
+        return
+    from ..audit.summary import render_summary, summarise
+
+    result = rr.as_audit_result()
+    s = summarise(ledger, result.run_id, result.agents[0], result.status)
+    render_summary(s, stdout_console(), elapsed=result.counters.elapsed)
 
 
 def _check_same_input(ledger: Any, run_id: str, input_sha: str) -> None:

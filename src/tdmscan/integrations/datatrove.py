@@ -71,7 +71,7 @@ class TdmscanFilter(BaseFilter):
     """Keep only documents whose URL may be used for ``purpose`` (see the module docstring)."""
 
     name = "🛡 tdmscan"
-    _requires_dependencies = ["protego", "selectolax"]
+    _requires_dependencies = ["selectolax"]
 
     def __init__(
         self,
