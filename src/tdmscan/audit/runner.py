@@ -338,6 +338,9 @@ class AuditRunner:
                 plan.load(manifest)
                 plan.resolve(c.shard)
                 if resumed:
+                    # A crash between a segment's chain entry and its rename leaves it pending;
+                    # finish it first, or its rows would be redone and then appear twice.
+                    self.ledger.recover()
                     plan.exclude_done(decided_rows(self.ledger, run.run_id), len(agents))
                 stats = plan.stats()
                 if self.on_plan is not None:
