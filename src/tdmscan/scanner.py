@@ -1,0 +1,493 @@
+"""``tdmscan.Scanner``: the public async API (DESIGN.md, "Public API").
+
+Built from the layers below it: an origin cache of parsed site signals (one fetch of the three
+origin files per origin per TTL, shared by every URL and agent), the pure policy, and a
+fetcher. The scanner never raises for a bad URL or a failing site: those become decisions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import time
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import anyio
+
+from . import policy
+from .fetch import (
+    DEFAULT_TTL,
+    MAX_STALE_LIMIT,
+    CrawlDelayGate,
+    Fetcher,
+    FetchLimits,
+    OriginCache,
+    fetch_site_files,
+    keep_stale_robots,
+    make_fetcher,
+)
+from .types import Decision, Fetched, SiteFiles
+from .urls import InvalidURL, parse_url
+
+#: Used only while ``tdmscan.signals.catalogue`` does not exist yet.
+# TODO(lead): remove this fallback once the catalogue module lands.
+_FALLBACK_TRAINING_TOKENS = ("GPTBot", "CCBot", "ClaudeBot", "Google-Extended", "Applebot-Extended")
+
+DEFAULT_AGENT = "tdmscan"
+
+FetcherArg = Fetcher | Literal["aiohttp", "httpx"] | None
+
+
+def training_tokens() -> tuple[str, ...]:
+    """The catalogue's AI-training product tokens (imported lazily: it reads package data)."""
+    try:
+        catalogue = importlib.import_module("tdmscan.signals.catalogue")
+    except ModuleNotFoundError as exc:
+        if exc.name != "tdmscan.signals.catalogue":
+            raise
+        return _FALLBACK_TRAINING_TOKENS
+    return tuple(catalogue.load_catalogue().training_tokens())
+
+
+@dataclass(slots=True)
+class ScanStats:
+    """Counters since the scanner was created; read them any time."""
+
+    checks: int = 0
+    origins_fetched: int = 0  # origin loads (three files each)
+    cache_hits: int = 0  # fresh cache entry or joined an in-flight load
+    cache_misses: int = 0
+    stale_copies: int = 0  # robots.txt unreachable, earlier copy kept (RFC 9309 2.3.1.4)
+    pages_fetched: int = 0  # deep-mode page fetches
+    page_cache_hits: int = 0
+    requests: int = 0  # HTTP requests sent, redirect hops included
+    verdicts: Counter[str] = field(default_factory=Counter)  # per decision returned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "checks": self.checks,
+            "origins_fetched": self.origins_fetched,
+            "cache_hits": self.cache_hits,
+            "cache_misses": self.cache_misses,
+            "stale_copies": self.stale_copies,
+            "pages_fetched": self.pages_fetched,
+            "page_cache_hits": self.page_cache_hits,
+            "requests": self.requests,
+            "verdicts": dict(self.verdicts),
+        }
+
+
+class Scanner:
+    """Decide per URL whether content may be used for ``purpose``, fetching origin files once.
+
+    ``agents[0]`` is the crawler's own product token (``check``/``filter`` decide for it);
+    ``check_all`` also decides for every other configured agent and, unless
+    ``include_training_agents=False``, the catalogue's AI-training tokens.
+
+    ``fetcher``: ``"aiohttp"`` (default, for bulk), ``"httpx"``, or any :class:`Fetcher`
+    (then the caller owns it and closes it). ``transport`` is an httpx transport and implies the
+    httpx fetcher. ``clock`` returns epoch seconds and drives both the cache TTL and the
+    ``fetched_at`` stamps; by default TTLs use the monotonic clock.
+    """
+
+    def __init__(
+        self,
+        agents: Sequence[str] = (DEFAULT_AGENT,),
+        ledger: Any = None,
+        *,
+        mode: str = "conservative",
+        purpose: str = "train-ai",
+        include_training_agents: bool = True,
+        strict_any: bool = False,
+        allow_private: bool = False,
+        limits: FetchLimits | None = None,
+        ttl: float = DEFAULT_TTL,
+        stale_limit: float = MAX_STALE_LIMIT,
+        cache_size: int = 100_000,
+        page_cache_size: int = 1_024,
+        fetcher: FetcherArg = None,
+        transport: Any = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if isinstance(agents, str):
+            agents = [agents]
+        own = [a.strip() for a in agents if a and a.strip()]
+        if not own:
+            raise ValueError("agents must name at least the crawler's own product token")
+        if not 0 <= stale_limit <= MAX_STALE_LIMIT:
+            raise ValueError("stale_limit must be between 0 and 30 days (RFC 9309 2.3.1.4)")
+        if isinstance(ledger, str | bytes) or hasattr(ledger, "__fspath__"):
+            # TODO(lead): open the ledger writer here and hand it to _record.
+            raise NotImplementedError("ledger directories are not wired into the Scanner yet")
+        self.agent = own[0]
+        self.mode = mode
+        self.purpose = purpose
+        self.strict_any = strict_any
+        self.allow_private = allow_private
+        self.limits = limits or FetchLimits()
+        self.stale_limit = stale_limit
+        self.ledger = ledger
+
+        seen = {a.lower() for a in own}
+        agents_all = list(own)
+        if include_training_agents:
+            for token in training_tokens():
+                if token.lower() not in seen:
+                    seen.add(token.lower())
+                    agents_all.append(token)
+        self.agents: tuple[str, ...] = tuple(agents_all)
+
+        if clock is None:
+            ttl_clock: Callable[[], float] = time.monotonic
+            self._wall: Callable[[], datetime] = lambda: datetime.now(UTC)
+        else:
+            ttl_clock = clock
+            self._wall = lambda: datetime.fromtimestamp(clock(), UTC)
+        self._sites: OriginCache[policy.SiteSignals] = OriginCache(
+            ttl=ttl, max_size=cache_size, clock=ttl_clock
+        )
+        self._pages: OriginCache[Fetched] = OriginCache(
+            ttl=ttl, max_size=max(1, page_cache_size), clock=ttl_clock
+        )
+        self._delay = CrawlDelayGate(max_delay=self.limits.max_crawl_delay, clock=ttl_clock)
+
+        self._owns_fetcher = not (fetcher is not None and not isinstance(fetcher, str))
+        if self._owns_fetcher:
+            kind = fetcher or ("httpx" if transport is not None else "aiohttp")
+            self._fetcher: Fetcher = make_fetcher(
+                kind,  # type: ignore[arg-type]
+                transport=transport,
+                limits=self.limits,
+                allow_private=allow_private,
+                wall_clock=self._wall,
+            )
+        else:
+            self._fetcher = fetcher  # type: ignore[assignment]
+        self._stats = ScanStats()
+        self._origins: dict[str, str] = {}
+        self._gets = 0  # fetcher calls, for fetchers that do not count their requests
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Scanner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_fetcher:
+            await self._fetcher.aclose()
+
+    @property
+    def fetcher(self) -> Fetcher:
+        return self._fetcher
+
+    @property
+    def stats(self) -> ScanStats:
+        s = self._stats
+        s.requests = getattr(self._fetcher, "requests", self._gets)
+        return s
+
+    # ------------------------------------------------------------------ origin signals
+
+    async def site(self, origin: str) -> policy.SiteSignals:
+        """Parsed origin signals from the cache, fetching the three files at most once per TTL."""
+        cached = self._sites.get_fresh(origin)
+        if cached is not None:
+            self._stats.cache_hits += 1
+            return cached
+        before = self._sites.stats.misses
+        value = await self._sites.get(origin, self._loader(origin))
+        if self._sites.stats.misses == before:
+            self._stats.cache_hits += 1  # joined another task's fetch
+        return value
+
+    def _loader(self, origin: str) -> Callable[[policy.SiteSignals | None], Any]:
+        async def load(previous: policy.SiteSignals | None) -> policy.SiteSignals:
+            self._stats.cache_misses += 1
+            self._stats.origins_fetched += 1
+            self._gets += 3
+            files = await fetch_site_files(
+                self._fetcher, origin, limits=self.limits, wall_clock=self._wall
+            )
+            kept = keep_stale_robots(
+                files,
+                previous.files if previous is not None else None,
+                now=self._wall(),
+                stale_limit=self.stale_limit,
+            )
+            if kept is not files:
+                self._stats.stale_copies += 1
+            return policy.parse_site(kept)
+
+        return load
+
+    async def _page(self, url: str, origin: str, site: policy.SiteSignals) -> Fetched:
+        cached = self._pages.get_fresh(url)
+        if cached is not None:
+            self._stats.page_cache_hits += 1
+            return cached
+
+        async def load(_previous: Fetched | None) -> Fetched:
+            crawl_delay = getattr(site, "crawl_delay", None)
+            delay = crawl_delay(self.agent) if callable(crawl_delay) else None
+            await self._delay.wait(origin, delay)
+            self._stats.pages_fetched += 1
+            self._gets += 1
+            return await self._fetcher.get(
+                url, max_bytes=self.limits.head_max_bytes, stop_at_head=True
+            )
+
+        return await self._pages.get(url, load)
+
+    # ------------------------------------------------------------------ checks
+
+    def _decide(
+        self, url: str, agents: Sequence[str], site: Any, page: Fetched | None
+    ) -> list[Decision]:
+        return policy.decide(url, agents, site, page, purpose=self.purpose, mode=self.mode)
+
+    def _finish(
+        self, url: str, agents: Sequence[str], site: Any, page: Fetched | None
+    ) -> list[Decision]:
+        decisions = self._decide(url, agents, site, page)
+        for d in decisions:
+            self._stats.verdicts[d.verdict] += 1
+        self._record(decisions, site.files if site is not None else None)
+        return decisions
+
+    def _evaluate_now(self, url: str, agents: Sequence[str]) -> list[Decision] | None:
+        """The decisions when no I/O is needed (invalid URL or cached origin), else None."""
+        origin = self._origin_of(url)
+        if origin is None:
+            self._stats.checks += 1
+            return self._finish(url, agents, None, None)
+        site = self._sites.get_fresh(origin)
+        if site is None:
+            return None
+        self._stats.checks += 1
+        self._stats.cache_hits += 1
+        return self._finish(url, agents, site, None)
+
+    async def _evaluate(self, url: str, agents: Sequence[str], deep: bool) -> list[Decision]:
+        if not deep:
+            done = self._evaluate_now(url, agents)
+            if done is not None:
+                return done
+        self._stats.checks += 1
+        origin = self._origin_of(url)
+        if origin is None:
+            return self._finish(url, agents, None, None)
+        site = await self.site(origin)
+        page = None
+        if deep:
+            # Fetch the page only when our own token may crawl it: a deep check must not itself
+            # ignore the robots.txt it is checking. A non-allowed verdict stands without the page.
+            first = self._decide(url, [self.agent], site, None)[0]
+            if first.verdict == "allowed":
+                page = await self._page(parse_url(url).url, origin, site)
+        return self._finish(url, agents, site, page)
+
+    def _origin_of(self, url: str) -> str | None:
+        """The canonical origin of ``url``, or None when it is not a valid http(s) URL.
+
+        ``policy.decide`` parses the URL again, so the full parse here would be paid twice per
+        check. The origin depends only on the text before the first "/" after the scheme's
+        "//", so it is memoised by that prefix (a bounded table; cleared when full). A URL whose
+        path makes it invalid still gets ``invalid`` from the policy.
+        """
+        if not isinstance(url, str):
+            return None
+        cut = url.find("/", 8)
+        prefix = url if cut < 0 else url[:cut]
+        origin = self._origins.get(prefix)
+        if origin is None:
+            try:
+                origin = parse_url(url).origin
+            except InvalidURL:
+                return None
+            if len(self._origins) >= 65_536:
+                self._origins.clear()
+            self._origins[prefix] = origin
+        return origin
+
+    def _count(self, decisions: Iterable[Decision]) -> None:
+        for d in decisions:
+            self._stats.verdicts[d.verdict] += 1
+
+    async def check(self, url: str, *, deep: bool = False) -> Decision:
+        """The decision for the crawler's own token; ``deep`` also reads the page's head."""
+        return (await self._evaluate(url, [self.agent], deep))[0]
+
+    async def check_all(self, url: str, *, deep: bool = False) -> list[Decision]:
+        """One decision per configured agent, own token first."""
+        return await self._evaluate(url, self.agents, deep)
+
+    async def check_response(
+        self,
+        url: str,
+        status: int,
+        headers: Any = (),
+        body: bytes | str = b"",
+        *,
+        all_agents: bool = False,
+    ) -> Decision | list[Decision]:
+        """Decide for a page the crawler already fetched; fetches only the origin files.
+
+        Returns the own token's decision, or every agent's with ``all_agents=True``.
+        """
+        self._stats.checks += 1
+        agents = self.agents if all_agents else [self.agent]
+        page = Fetched(status=status, headers=headers, body=body, url=url, fetched_at=self._wall())
+        try:
+            origin = parse_url(url).origin
+        except InvalidURL:
+            decisions = self._decide(url, agents, None, page)
+            site_files = None
+        else:
+            site = await self.site(origin)
+            decisions = self._decide(url, agents, site, page)
+            site_files = site.files
+        self._count(decisions)
+        self._record(decisions, site_files)
+        return decisions if all_agents else decisions[0]
+
+    async def _pairs(
+        self,
+        urls: Iterable[str] | AsyncIterable[str],
+        deep: bool,
+        concurrency: int | None,
+        all_agents: bool,
+    ) -> AsyncIterator[tuple[str, list[Decision]]]:
+        """(input url, decisions) as completed, with at most ``concurrency`` checks in flight.
+
+        The input is read lazily, so a manifest of millions of URLs is never held in memory.
+        URLs that need no I/O (cached origin, invalid URL) are decided right here, in order;
+        the rest go to ``concurrency`` worker tasks. Handing every URL to a worker would cost a
+        stream hop per URL, which is most of the time of a warm check. Break out early only
+        inside ``contextlib.aclosing(...)``, so the workers are cancelled in this task.
+        """
+        n = concurrency or self.limits.global_concurrency
+        if n < 1:
+            raise ValueError("concurrency must be at least 1")
+        agents = self.agents if all_agents else [self.agent]
+        # Rendezvous: a URL is handed over only when a worker is free, so at most n are in
+        # flight. Results are unbounded but cannot pile up beyond n: no new work is handed out
+        # while the consumer is not pulling.
+        work_send, work_recv = anyio.create_memory_object_stream[str](0)
+        out_send, out_recv = anyio.create_memory_object_stream[tuple[str, list[Decision]]](math.inf)
+
+        async def worker(inbox: Any, out: Any) -> None:
+            async with inbox, out:
+                async for url in inbox:
+                    out.send_nowait((url, await self._evaluate(url, agents, deep)))
+
+        async def feed() -> AsyncIterator[str]:
+            if isinstance(urls, AsyncIterable):
+                async for url in urls:
+                    yield url
+            else:
+                for url in urls:
+                    yield url
+
+        async with anyio.create_task_group() as tg:
+            async with work_recv, out_send:
+                for _ in range(n):
+                    tg.start_soon(worker, work_recv.clone(), out_send.clone())
+            try:
+                async with work_send:
+                    async for url in feed():
+                        item = None if deep else self._evaluate_now(url, agents)
+                        ready: list[tuple[str, list[Decision]]] = []
+                        if item is not None:
+                            ready.append((url, item))
+                        else:
+                            await work_send.send(url)
+                        with contextlib.suppress(anyio.WouldBlock):
+                            while True:
+                                ready.append(out_recv.receive_nowait())
+                        for pair in ready:
+                            try:
+                                yield pair
+                            except GeneratorExit:
+                                return
+                async with out_recv:
+                    async for pair in out_recv:
+                        try:
+                            yield pair
+                        except GeneratorExit:
+                            return
+            finally:
+                # Also reached on an early stop: a GeneratorExit escaping the task group would
+                # surface as an exception group, hence the quiet returns above.
+                tg.cancel_scope.cancel()
+
+    async def check_many(
+        self,
+        urls: Iterable[str] | AsyncIterable[str],
+        *,
+        deep: bool = False,
+        concurrency: int | None = None,
+        all_agents: bool = False,
+    ) -> AsyncIterator[Decision]:
+        """Decisions (own token; every agent's with ``all_agents``) as they complete."""
+        async with contextlib.aclosing(self._pairs(urls, deep, concurrency, all_agents)) as it:
+            async for _url, decisions in it:
+                for d in decisions:
+                    yield d
+
+    async def filter(
+        self,
+        urls: Iterable[str] | AsyncIterable[str],
+        *,
+        deep: bool = False,
+        concurrency: int | None = None,
+    ) -> AsyncIterator[tuple[str, Decision]]:
+        """Only ingestable URLs, as ``(input url, own-token decision)``.
+
+        With ``strict_any=True`` every configured agent must be allowed, not just the own one.
+        """
+        pairs = self._pairs(urls, deep, concurrency, all_agents=self.strict_any)
+        async with contextlib.aclosing(pairs) as it:
+            async for url, decisions in it:
+                if self.ingest(decisions):
+                    yield url, decisions[0]
+
+    def ingest(self, decisions: Decision | Sequence[Decision]) -> bool:
+        """True when the content may be ingested under this scanner's rule.
+
+        Default: the own token's decision is ``allowed``. ``strict_any=True``: every decision
+        given is ``allowed``. An empty sequence is never ingestable.
+        """
+        if isinstance(decisions, Decision):
+            decisions = [decisions]
+        if not decisions:
+            return False
+        if self.strict_any:
+            return all(d.ingest for d in decisions)
+        own = self.agent.lower()
+        for d in decisions:
+            if d.agent.lower() == own:
+                return d.ingest
+        return decisions[0].ingest
+
+    # ------------------------------------------------------------------ ledger hook
+
+    def _record(self, decisions: Sequence[Decision], site_files: SiteFiles | None) -> None:
+        """Hand decisions and the origin files they rest on to the ledger (no-op without one).
+
+        The single place where the ledger writer plugs in; ``site_files`` is None only for
+        invalid URLs.
+        """
+        if self.ledger is None:
+            return
+        # TODO(lead): replace with the ledger writer's API once it exists.
+        record = getattr(self.ledger, "record", None)
+        if record is not None:
+            record(decisions, site_files)
