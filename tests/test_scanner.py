@@ -430,18 +430,92 @@ def test_constructor_validation():
         Scanner([])
     with pytest.raises(ValueError):
         Scanner(["a"], stale_limit=31 * 86400)
-    with pytest.raises(NotImplementedError):
-        Scanner(["a"], ledger="ledger/")
 
 
 async def test_record_hook_receives_decisions(web):
     seen = []
 
     class Ledger:
-        def record(self, decisions, files):
+        def record(self, decisions, files, ctx=None, extra=None):
             seen.append((decisions, files))
 
     async with Scanner(["MyBot"], Ledger(), fetcher="httpx", limits=FAST) as s:
         await s.check("http://ok.test/a")
         await s.check("nope")
     assert len(seen) == 2 and seen[0][1].origin == "http://ok.test" and seen[1][1] is None
+
+
+async def test_scanner_writes_a_ledger_run(fakeweb, fakeweb_env, tmp_path):
+    from tdmscan.ledger import Ledger
+
+    fw = fakeweb([site("gpt.test", Resp(body="User-agent: *\nDisallow: /private/\n"))])
+    fakeweb_env(fw)
+    led = tmp_path / "ledger"
+    async with Scanner(["MyBot"], ledger=led, include_training_agents=False) as s:
+        assert (await s.check("http://gpt.test/a")).verdict == "allowed"
+        assert (await s.check("http://gpt.test/private/x")).verdict == "reserved"
+        await s.check("not a url")
+    ledger = Ledger(led, create=False)
+    assert ledger.verify().ok
+    con = ledger.connect()
+    rows = con.execute(
+        "SELECT url, verdict, robots_matched_line FROM decisions ORDER BY url"
+    ).fetchall()
+    assert rows == [
+        ("http://gpt.test/a", "allowed", None),
+        ("http://gpt.test/private/x", "reserved", 2),
+        ("not a url", "invalid", None),
+    ]
+    kinds = con.execute("SELECT kind, count(*) FROM fetches GROUP BY 1 ORDER BY 1").fetchall()
+    assert kinds == [("ai-txt", 1), ("robots", 1), ("tdmrep", 1)]  # once per origin
+    run = con.execute("SELECT kind, status, user_agent FROM runs").fetchone()
+    assert run[0] == "scan" and run[1] == "finished" and run[2].startswith("tdmscan/")
+    text = con.execute("SELECT robots_txt FROM evidence WHERE verdict = 'reserved'").fetchone()
+    assert text[0] == b"User-agent: *\nDisallow: /private/\n"
+
+
+RSL_PROHIBIT = (
+    '<rsl xmlns="https://rslstandard.org/rsl"><content url="/"><license>'
+    '<prohibits type="usage">ai-train</prohibits></license></content></rsl>'
+)
+
+
+async def test_rsl_licence_from_robots_is_fetched_once_and_decides(fakeweb, fakeweb_env):
+    fw = fakeweb(
+        [
+            site(
+                "rsl.test",
+                Resp(body="License: http://rsl.test/license.xml\nUser-agent: *\nAllow: /\n"),
+                license_xml=Resp(body=RSL_PROHIBIT, content_type="application/rsl+xml"),
+            ),
+            site(
+                "gone.test", Resp(body="License: http://gone.test/l.xml\nUser-agent: *\nAllow: /\n")
+            ),
+        ]
+    )
+    fakeweb_env(fw)
+    async with Scanner(["MyBot"], include_training_agents=False) as s:
+        for i in range(5):
+            d = await s.check(f"http://rsl.test/a{i}")
+            assert d.reasons == ("rsl:prohibited",)
+        assert (await s.check("http://gone.test/a")).reasons == ("rsl:unobtainable",)
+    assert fw.hits("rsl.test", "/license.xml") == 1
+
+
+async def test_unreachable_origin_is_retried_after_retry_ttl(fakeweb, fakeweb_env):
+    robots = Resp(status=503)
+    fw = fakeweb([site("flaky.test", robots)])
+    fakeweb_env(fw)
+    now = [1_000_000.0]
+    async with Scanner(
+        ["MyBot"], include_training_agents=False, clock=lambda: now[0], retry_ttl=60
+    ) as s:
+        assert (await s.check("http://flaky.test/a")).verdict == "unknown"
+        now[0] += 30
+        assert (await s.check("http://flaky.test/a")).verdict == "unknown"
+        assert fw.hits("flaky.test", "/robots.txt") == 1  # still cached
+        robots.status = 200
+        robots.body = b"User-agent: *\nDisallow: /\n"
+        now[0] += 31
+        assert (await s.check("http://flaky.test/a")).reasons == ("robots:disallow",)
+        assert fw.hits("flaky.test", "/robots.txt") == 2

@@ -8,7 +8,7 @@ fetcher. The scanner never raises for a bad URL or a failing site: those become 
 from __future__ import annotations
 
 import contextlib
-import importlib
+import dataclasses
 import math
 import time
 from collections import Counter
@@ -31,27 +31,26 @@ from .fetch import (
     keep_stale_robots,
     make_fetcher,
 )
-from .types import Decision, Fetched, SiteFiles
+from .types import Decision, Fetched
 from .urls import InvalidURL, parse_url
 
-#: Used only while ``tdmscan.signals.catalogue`` does not exist yet.
-# TODO(lead): remove this fallback once the catalogue module lands.
-_FALLBACK_TRAINING_TOKENS = ("GPTBot", "CCBot", "ClaudeBot", "Google-Extended", "Applebot-Extended")
-
 DEFAULT_AGENT = "tdmscan"
+
+#: How long an origin whose robots.txt was unreachable (or served from a stale copy) stays
+#: cached before it is tried again: RFC 9309 2.3.1.3 wants a retry, not a day of "unknown".
+DEFAULT_RETRY_TTL = 600.0
+
+#: RSL licence documents fetched per origin at most (robots.txt may list several).
+MAX_RSL_DOCUMENTS = 4
 
 FetcherArg = Fetcher | Literal["aiohttp", "httpx"] | None
 
 
 def training_tokens() -> tuple[str, ...]:
-    """The catalogue's AI-training product tokens (imported lazily: it reads package data)."""
-    try:
-        catalogue = importlib.import_module("tdmscan.signals.catalogue")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tdmscan.signals.catalogue":
-            raise
-        return _FALLBACK_TRAINING_TOKENS
-    return tuple(catalogue.load_catalogue().training_tokens())
+    """The catalogue's AI-training product tokens (the default extra agents of a scan)."""
+    from .signals.catalogue import load_catalogue
+
+    return tuple(load_catalogue().training_tokens())
 
 
 @dataclass(slots=True)
@@ -93,6 +92,10 @@ class Scanner:
     (then the caller owns it and closes it). ``transport`` is an httpx transport and implies the
     httpx fetcher. ``clock`` returns epoch seconds and drives both the cache TTL and the
     ``fetched_at`` stamps; by default TTLs use the monotonic clock.
+
+    ``ledger``: a directory (or :class:`~tdmscan.ledger.Ledger`) to record every decision and
+    the origin files it rests on into, as one run of kind ``scan`` closed with the scanner;
+    or any object with ``record(decisions, site_files, extra)``.
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class Scanner:
         allow_private: bool = False,
         limits: FetchLimits | None = None,
         ttl: float = DEFAULT_TTL,
+        retry_ttl: float = DEFAULT_RETRY_TTL,
         stale_limit: float = MAX_STALE_LIMIT,
         cache_size: int = 100_000,
         page_cache_size: int = 1_024,
@@ -121,9 +125,6 @@ class Scanner:
             raise ValueError("agents must name at least the crawler's own product token")
         if not 0 <= stale_limit <= MAX_STALE_LIMIT:
             raise ValueError("stale_limit must be between 0 and 30 days (RFC 9309 2.3.1.4)")
-        if isinstance(ledger, str | bytes) or hasattr(ledger, "__fspath__"):
-            # TODO(lead): open the ledger writer here and hand it to _record.
-            raise NotImplementedError("ledger directories are not wired into the Scanner yet")
         self.agent = own[0]
         self.mode = mode
         self.purpose = purpose
@@ -131,7 +132,6 @@ class Scanner:
         self.allow_private = allow_private
         self.limits = limits or FetchLimits()
         self.stale_limit = stale_limit
-        self.ledger = ledger
 
         seen = {a.lower() for a in own}
         agents_all = list(own)
@@ -148,8 +148,12 @@ class Scanner:
         else:
             ttl_clock = clock
             self._wall = lambda: datetime.fromtimestamp(clock(), UTC)
+
+        def site_ttl(site: policy.SiteSignals) -> float:
+            return retry_ttl if site.robots_branch in ("unreachable", "stale-copy") else ttl
+
         self._sites: OriginCache[policy.SiteSignals] = OriginCache(
-            ttl=ttl, max_size=cache_size, clock=ttl_clock
+            ttl=ttl, max_size=cache_size, clock=ttl_clock, ttl_for=site_ttl
         )
         self._pages: OriginCache[Fetched] = OriginCache(
             ttl=ttl, max_size=max(1, page_cache_size), clock=ttl_clock
@@ -170,6 +174,8 @@ class Scanner:
             self._fetcher = fetcher  # type: ignore[assignment]
         self._stats = ScanStats()
         self._origins: dict[str, str] = {}
+        self._writer: Any = None
+        self.ledger: Any = self._open_ledger(ledger)
         self._gets = 0  # fetcher calls, for fetchers that do not count their requests
 
     # ------------------------------------------------------------------ lifecycle
@@ -181,8 +187,37 @@ class Scanner:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_fetcher:
-            await self._fetcher.aclose()
+        try:
+            if self._owns_fetcher:
+                await self._fetcher.aclose()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def _open_ledger(self, ledger: Any) -> Any:
+        """A recorder for ``ledger``: a path or Ledger opens a writer for one ``scan`` run."""
+        if ledger is None or hasattr(ledger, "record"):
+            return ledger
+        from .ledger import Ledger, RunInfo
+        from .ledger.recorder import SiteRecorder
+
+        led = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        run = RunInfo(
+            kind="scan",
+            agents=self.agents,
+            user_agent=self.limits.user_agent,
+            mode=self.mode,
+            purpose=self.purpose,
+            config={
+                "agents": list(self.agents),
+                "strict_any": self.strict_any,
+                "allow_private": self.allow_private,
+            },
+        )
+        # A crawler's checks trickle in: flush by time so a crash loses seconds, not a buffer.
+        self._writer = led.writer(run, flush_rows=10_000, flush_seconds=5.0)
+        return SiteRecorder(self._writer)
 
     @property
     def fetcher(self) -> Fetcher:
@@ -224,9 +259,24 @@ class Scanner:
             )
             if kept is not files:
                 self._stats.stale_copies += 1
-            return policy.parse_site(kept)
+            site = policy.parse_site(kept)
+            docs = await self._rsl_documents(site)
+            return dataclasses.replace(site, rsl_documents=docs) if docs else site
 
         return load
+
+    async def _rsl_documents(self, site: policy.SiteSignals) -> dict[str, Fetched]:
+        """Fetch the RSL licences robots.txt points to (for any configured agent), once each."""
+        urls: list[str] = []
+        for agent in (*self.agents, "*"):
+            for u in site.rsl_urls(agent):
+                if u not in urls and u.startswith(("http://", "https://")):
+                    urls.append(u)
+        docs: dict[str, Fetched] = {}
+        for u in urls[:MAX_RSL_DOCUMENTS]:
+            self._gets += 1
+            docs[u] = await self._fetcher.get(u, max_bytes=self.limits.file_max_bytes)
+        return docs
 
     async def _page(self, url: str, origin: str, site: policy.SiteSignals) -> Fetched:
         cached = self._pages.get_fresh(url)
@@ -235,9 +285,7 @@ class Scanner:
             return cached
 
         async def load(_previous: Fetched | None) -> Fetched:
-            crawl_delay = getattr(site, "crawl_delay", None)
-            delay = crawl_delay(self.agent) if callable(crawl_delay) else None
-            await self._delay.wait(origin, delay)
+            await self._delay.wait(origin, site.crawl_delay(self.agent))
             self._stats.pages_fetched += 1
             self._gets += 1
             return await self._fetcher.get(
@@ -259,7 +307,7 @@ class Scanner:
         decisions = self._decide(url, agents, site, page)
         for d in decisions:
             self._stats.verdicts[d.verdict] += 1
-        self._record(decisions, site.files if site is not None else None)
+        self._record(decisions, site)
         return decisions
 
     def _evaluate_now(self, url: str, agents: Sequence[str]) -> list[Decision] | None:
@@ -348,14 +396,12 @@ class Scanner:
         try:
             origin = parse_url(url).origin
         except InvalidURL:
-            decisions = self._decide(url, agents, None, page)
-            site_files = None
+            site = None
         else:
             site = await self.site(origin)
-            decisions = self._decide(url, agents, site, page)
-            site_files = site.files
+        decisions = self._decide(url, agents, site, page)
         self._count(decisions)
-        self._record(decisions, site_files)
+        self._record(decisions, site)
         return decisions if all_agents else decisions[0]
 
     async def _pairs(
@@ -479,15 +525,13 @@ class Scanner:
 
     # ------------------------------------------------------------------ ledger hook
 
-    def _record(self, decisions: Sequence[Decision], site_files: SiteFiles | None) -> None:
+    def _record(self, decisions: Sequence[Decision], site: policy.SiteSignals | None) -> None:
         """Hand decisions and the origin files they rest on to the ledger (no-op without one).
 
-        The single place where the ledger writer plugs in; ``site_files`` is None only for
-        invalid URLs.
+        ``site`` is None only for invalid URLs.
         """
         if self.ledger is None:
             return
-        # TODO(lead): replace with the ledger writer's API once it exists.
-        record = getattr(self.ledger, "record", None)
-        if record is not None:
-            record(decisions, site_files)
+        files = site.files if site is not None else None
+        extra = site.rsl_documents if site is not None else None
+        self.ledger.record(decisions, files, None, extra)

@@ -67,10 +67,13 @@ class OriginCache(Generic[V]):
         ttl: float = DEFAULT_TTL,
         max_size: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        ttl_for: Callable[[V], float] | None = None,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
         self.ttl = ttl
+        # Per-value lifetime: a failed fetch should be retried in minutes, not kept a day.
+        self._ttl_for = ttl_for
         self.max_size = max_size
         self._clock = clock
         self._data: OrderedDict[str, _Entry[V]] = OrderedDict()
@@ -140,7 +143,8 @@ class OriginCache(Generic[V]):
             flight.done.set()
 
     def _store(self, key: str, value: V) -> None:
-        self._data[key] = _Entry(value, self._clock() + self.ttl)
+        ttl = self.ttl if self._ttl_for is None else min(self.ttl, self._ttl_for(value))
+        self._data[key] = _Entry(value, self._clock() + ttl)
         self._data.move_to_end(key)
         while len(self._data) > self.max_size:
             self._data.popitem(last=False)

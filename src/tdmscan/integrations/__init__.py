@@ -13,7 +13,8 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from ..types import Decision, SiteFiles
+from ..ledger.recorder import SiteRecorder
+from ..types import Decision
 
 __all__ = ["ScannerThread", "SiteRecorder", "combine", "split_agents"]
 
@@ -42,38 +43,6 @@ def split_agents(value: str | Iterable[str] | None) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [a.strip() for a in value if a and a.strip()]
-
-
-class SiteRecorder:
-    """Hands each distinct fetch of an origin's files to a ledger writer exactly once.
-
-    Decisions only reference the robots.txt they rest on by hash; the fetch rows and
-    snapshots written here are the evidence itself. A re-fetch after the cache TTL is a new
-    fetch and is recorded again.
-    """
-
-    def __init__(self, writer: Any, max_keys: int = 1_000_000) -> None:
-        self.writer = writer
-        self._seen: set[tuple[Any, ...]] = set()
-        self._max = max_keys
-
-    def add(self, files: SiteFiles | None) -> None:
-        if files is None or self.writer is None:
-            return
-        key = (
-            files.origin,
-            files.fetched_at,
-            *(
-                (f.sha256, f.status, f.error) if f is not None else None
-                for f in (files.robots, files.tdmrep, files.ai_txt)
-            ),
-        )
-        if key in self._seen:
-            return
-        if len(self._seen) >= self._max:  # bounded memory on internet-scale runs
-            self._seen.clear()
-        self._seen.add(key)
-        self.writer.add_site(files)
 
 
 class ScannerThread:
