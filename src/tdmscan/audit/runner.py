@@ -699,3 +699,23 @@ def result_json(r: AuditResult) -> dict[str, Any]:
         "elapsed_s": round(c.elapsed, 3),
         "verdicts_own_token": dict(c.verdicts),
     }
+
+
+def check_same_input(ledger: Any, run_id: str, input_sha: str) -> None:
+    """Refuse to continue ``run_id`` with another manifest: a run audits one input."""
+    con = ledger.connect()
+    try:
+        row = con.execute(
+            "SELECT input_sha256, kind FROM runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        return
+    if row[1] != "audit":
+        raise ValueError(f"run {run_id} is a {row[1]} run, not an audit")
+    if row[0] and row[0] != input_sha:
+        raise ValueError(
+            f"run {run_id} audited a different manifest (input sha256 {row[0][:12]}...); "
+            "use --new-run or the same manifest"
+        )

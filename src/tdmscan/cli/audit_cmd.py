@@ -239,6 +239,7 @@ def audit(
     from ..audit.runner import (
         AuditConfig,
         AuditRunner,
+        check_same_input,
         find_resumable_run,
         install_sigterm_as_interrupt,
         result_json,
@@ -336,7 +337,10 @@ def audit(
             if not run_exists(ledger, resume):
                 raise fail(f"--resume {resume}: no such run in {ledger.root}")
         if chosen is not None:
-            _check_same_input(ledger, chosen, input_sha)
+            try:
+                check_same_input(ledger, chosen, input_sha)
+            except ValueError as exc:
+                raise fail(str(exc)) from exc
 
         reporter = make_reporter(quiet or as_json, stderr_is_terminal(), progress_interval)
         if ray_engine is not None:
@@ -468,22 +472,3 @@ def _audit_on_ray(
     result = rr.as_audit_result()
     s = summarise(ledger, result.run_id, result.agents[0], result.status)
     render_summary(s, stdout_console(), elapsed=result.counters.elapsed)
-
-
-def _check_same_input(ledger: Any, run_id: str, input_sha: str) -> None:
-    con = ledger.connect()
-    try:
-        row = con.execute(
-            "SELECT input_sha256, kind FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
-    finally:
-        con.close()
-    if row is None:
-        return
-    if row[1] != "audit":
-        raise fail(f"run {run_id} is a {row[1]} run, not an audit")
-    if row[0] and row[0] != input_sha:
-        raise fail(
-            f"run {run_id} audited a different manifest (input sha256 {row[0][:12]}...); "
-            "use --new-run or the same manifest"
-        )

@@ -2,48 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import csv
-import datetime as _dt
-import decimal
 import json
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
 
+from ..ledger.values import json_safe
 from .ledger_cmd import ledger_option, open_ledger
 
 FORMATS = ("table", "csv", "json", "parquet")
 
 
-def _plain(value: Any) -> Any:
-    """A JSON-safe form: bytes as UTF-8 text when they decode, else ``base64:...``."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        raw = bytes(value)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return "base64:" + base64.b64encode(raw).decode("ascii")
-    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal | uuid.UUID | _dt.timedelta):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    v = _plain(value)
+    v = json_safe(value)
     if isinstance(v, dict | list):
         return json.dumps(v, ensure_ascii=False)
     return str(v)
@@ -68,7 +44,7 @@ def _emit(rel: Any, fmt: str, out: TextIO, max_rows: int) -> None:
         first = True
         for rows in _batches(rel):
             for row in rows:
-                obj = {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+                obj = {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
                 out.write(("\n" if first else ",\n") + json.dumps(obj, ensure_ascii=False))
                 first = False
         out.write("\n]\n" if not first else "]\n")

@@ -33,7 +33,14 @@ import ray
 from ..audit.manifest import Manifest, ManifestOptions, open_manifest
 from ..audit.plan import PlanStats
 from ..audit.progress import Counters, NullProgress, Reporter
-from ..audit.runner import AuditConfig, AuditResult, AuditRunner, find_resumable_run, run_exists
+from ..audit.runner import (
+    AuditConfig,
+    AuditResult,
+    AuditRunner,
+    check_same_input,
+    find_resumable_run,
+    run_exists,
+)
 from ..ledger import Ledger, RunInfo
 from .sharding import LedgerFactory, run_shard
 
@@ -296,22 +303,6 @@ def _retried_partitions(ledger: Ledger, run_id: str, since: float) -> list[int]:
     return sorted(k for k, v in starts.items() if v > 1)
 
 
-def _check_same_input(ledger: Ledger, run_id: str, input_sha: str) -> None:
-    con = ledger.connect()
-    try:
-        row = con.execute(
-            "SELECT input_sha256, kind FROM runs WHERE run_id = ?", [run_id]
-        ).fetchone()
-    finally:
-        con.close()
-    if row is None:
-        return
-    if row[1] != "audit":
-        raise ValueError(f"run {run_id} is a {row[1]} run, not an audit")
-    if row[0] and row[0] != input_sha:
-        raise ValueError(f"run {run_id} audited a different manifest (input sha256 {row[0][:12]})")
-
-
 def _init_ray(address: str | None, init_kwargs: Mapping[str, Any] | None) -> bool:
     """Connect to (or start) Ray unless the caller already did; True if we connected."""
     if ray.is_initialized():
@@ -374,7 +365,7 @@ def run_audit_ray(
     if run_id is not None:
         resumed = run_exists(led, run_id)
         if resumed:
-            _check_same_input(led, run_id, input_sha)
+            check_same_input(led, run_id, input_sha)
     elif resume is not False:
         probe = RunInfo(kind="audit", config=decision_cfg)
         found = find_resumable_run(led, input_sha, probe.config_sha256)
