@@ -522,3 +522,25 @@ def test_evaluate_always_returns_a_verdict(url, robots, tdm, ai, body, hdrs, sta
     assert d.verdict in VERDICTS
     if d.verdict == "reserved":
         assert d.reasons
+
+
+# --------------------------------------------------------------------------- embedded wiring
+
+
+def test_decide_and_evaluate_new_parameters_are_optional_keywords():
+    import inspect
+
+    from tdmscan.policy import decide
+
+    dp = inspect.signature(decide).parameters
+    assert list(dp)[:4] == ["url", "agents", "site", "page"]
+    assert dp["referrer"].default is None and dp["referrer"].kind is inspect.Parameter.KEYWORD_ONLY
+    ep = inspect.signature(evaluate).parameters
+    assert ep["referrer"].default is None and ep["c2pa_manifest"].default is None
+
+
+def test_html_page_gets_no_embedded_signals():
+    from tdmscan.policy import parse_page
+
+    p = parse_page(page(), "/news/a.html")
+    assert p.is_html and p.embedded is None and p.epub is None and p.c2pa is None

@@ -19,10 +19,21 @@ that depends only on (origin, agent) is computed once and memoised on the SiteSi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from .signals import aipref, contentsignal, headers, html, licences, rsl, tdmrep
+from .signals import (
+    aipref,
+    c2pa,
+    contentsignal,
+    embedded,
+    epub,
+    headers,
+    html,
+    licences,
+    rsl,
+    tdmrep,
+)
 from .signals.aitxt import AiTxt, parse_ai_txt
 from .signals.catalogue import load_catalogue
 from .signals.matching import product_token
@@ -49,6 +60,8 @@ SPEC = {
     "robots-meta": "noai convention (DeviantArt 2022)",
     "robots-header": "X-Robots-Tag / draft-illyes-repext-00",
     "licence": "SPDX license list 2026-07-16",
+    "iptc": "IPTC Photo Metadata 2023.1 / Video Metadata Hub 1.5 (plus:DataMining)",
+    "c2pa": "CAWG training-and-data-mining 1.1 / C2PA 1.x",
 }
 
 #: Label of each purpose in each vocabulary (None: the vocabulary cannot speak to it).
@@ -128,6 +141,12 @@ class PageSignals:
     content_signal_header: str | None
     is_image: bool
     is_html: bool
+    #: XMP packets of a non-HTML body (IPTC DataMining, licences, TDMRep in XMP).
+    embedded: embedded.EmbeddedMetadata | None = None
+    #: TDMRep in an EPUB package document.
+    epub: epub.EpubTdm | None = None
+    #: A C2PA manifest store passed in explicitly (no JUMBF parsing here).
+    c2pa: c2pa.C2paResult | None = None
 
 
 def _looks_html(f: Fetched) -> bool:
@@ -139,12 +158,18 @@ def _looks_html(f: Fetched) -> bool:
     return b"<html" in f.body[:2048].lower() or b"<head" in f.body[:2048].lower()
 
 
-def parse_page(page: Fetched, url: str = "") -> PageSignals:
+def parse_page(page: Fetched, url: str = "", *, c2pa_manifest: object | None = None) -> PageSignals:
     ct = (page.content_type or "").lower()
     path = url.split("?", 1)[0].lower()
     is_image = ct.startswith("image/") or (not ct and path.endswith(_IMAGE_EXT))
     is_html = not is_image and _looks_html(page)
     usage_lines = page.header_values("content-usage")
+    emb = epub_tdm = None
+    if not is_html and page.body:
+        # Media, PDF, EPUB or unknown binary: what the file says about itself.
+        emb = embedded.parse_xmp(page.body)
+        if epub.looks_like_epub(page.body, ct, path):
+            epub_tdm = epub.parse_epub(page.body)
     return PageSignals(
         fetched=page,
         robots_header=headers.parse_robots_tag(page.headers),
@@ -155,6 +180,9 @@ def parse_page(page: Fetched, url: str = "") -> PageSignals:
         content_signal_header=page.header("content-signal"),
         is_image=is_image,
         is_html=is_html,
+        embedded=emb,
+        epub=epub_tdm,
+        c2pa=c2pa.parse_manifest_store(c2pa_manifest) if c2pa_manifest is not None else None,
     )
 
 
@@ -519,9 +547,15 @@ def _tdmrep(
             )
     header_value = page.tdm_header if page is not None else None
     meta_value = page.head.tdm if page is not None and page.head is not None else None
-    if file_value is None and header_value is None and meta_value is None:
+    embedded_value, embedded_loc = _embedded_tdm(page)
+    if (
+        file_value is None
+        and header_value is None
+        and meta_value is None
+        and embedded_value is None
+    ):
         return None, None, None, None
-    res = tdmrep.layer(file_value, header_value, meta_value)
+    res = tdmrep.layer(file_value, header_value, meta_value, embedded=embedded_value)
     # Two header lines that disagree ("1, 0") are a protocol error: unset in strict mode, but
     # the rightsholder did say "1" somewhere, so conservative mode honours it.
     conflicting = [
@@ -533,6 +567,7 @@ def _tdmrep(
         "file": "/.well-known/tdmrep.json",
         "header": "header tdm-reservation",
         "meta": "meta name=tdm-reservation",
+        "embedded": embedded_loc,
     }.get(res.source or "", "tdmrep")
     applies = purpose in _TRAINING_PURPOSES
     if res.reservation == 1 and applies:
@@ -562,6 +597,17 @@ def _tdmrep(
             strength="inferred",
         )
     return res.reservation, res.source, res.policy, sha
+
+
+def _embedded_tdm(page: PageSignals | None) -> tuple[tdmrep.TdmValue | None, str]:
+    """TDMRep technique D (SIGNALS 2.6): EPUB OPF meta, else the XMP packet."""
+    if page is None:
+        return None, "embedded"
+    if page.epub is not None and page.epub.tdm is not None:
+        return page.epub.tdm, f"EPUB OPF {page.epub.opf_path} meta tdm:reservation"
+    if page.embedded is not None and page.embedded.tdm is not None:
+        return page.embedded.tdm, "XMP tdm:reservation"
+    return None, "embedded"
 
 
 def _rsl(
@@ -700,12 +746,158 @@ def _noai(c: _Collector, page: PageSignals | None, agent: str, purpose: str) -> 
         )
 
 
+def _iptc(c: _Collector, page: PageSignals | None, purpose: str) -> None:
+    """IPTC / PLUS ``plus:DataMining`` in the body's XMP (SIGNALS 8.4, 10.3)."""
+    if page is None or page.embedded is None:
+        return
+    emb = page.embedded
+    src = page.fetched.url
+    loc = "XMP plus:DataMining"
+    for raw in emb.data_mining_raw:
+        code = embedded.dmi_code(raw)
+        if code is None:
+            continue
+        how = embedded.dmi_applies(code, purpose)
+        if how in ("explicit", "inferred"):
+            c.reserve("iptc:dmi-prohibited", "iptc", loc, raw, strength=how, source_url=src)
+        elif how == "allowed":
+            c.note(
+                "iptc",
+                loc,
+                raw,
+                "allowed",
+                reason="iptc:dmi-allowed",
+                strength="explicit",
+                source_url=src,
+            )
+        else:
+            c.note("iptc", loc, raw, reason=f"iptc:{code}", source_url=src)
+    for text in emb.other_constraints:
+        c.note("iptc", "XMP plus:OtherConstraints", text[:300], reason="iptc:other-constraints")
+    for problem in emb.problems:
+        c.note("iptc", "XMP", problem[:300], "unknown", reason="xmp:problem", source_url=src)
+    if page.epub is not None and page.epub.problems:
+        c.note(
+            "tdmrep",
+            f"EPUB {page.epub.opf_path or 'package'}",
+            "; ".join(page.epub.problems)[:300],
+            "unknown",
+            reason="epub:problem",
+            source_url=src,
+        )
+
+
+def _c2pa(c: _Collector, res: c2pa.C2paResult | None, src: str | None, purpose: str) -> None:
+    """CAWG / C2PA training-and-data-mining assertion of the active manifest (SIGNALS 8.5)."""
+    if res is None:
+        return
+    if not res.ok:
+        c.note(
+            "c2pa",
+            "C2PA manifest store",
+            "; ".join(res.problems)[:300],
+            "unknown",
+            reason="c2pa:unparsable",
+            source_url=src,
+        )
+        return
+    sig = f"signature {res.signature}" + (f", issuer {res.issuer}" if res.issuer else "")
+    for a, e in res.entries_for(purpose):
+        loc = f"C2PA manifest {a.manifest} assertion {a.label} {e.key}"
+        raw = f"{e.key}: use={e.raw_use}"
+        if e.constraint_info:
+            raw += f", constraint_info={e.constraint_info}"
+        raw += f" ({sig})"
+        if e.not_allowed:
+            c.reserve("c2pa:not-allowed", "c2pa", loc, raw, source_url=src)
+        elif e.use == "allowed":
+            c.note("c2pa", loc, raw, "allowed", reason="c2pa:allowed", strength="explicit")
+        else:
+            c.note("c2pa", loc, raw, "unknown", reason="c2pa:unrecognised-use", source_url=src)
+    if res.active and res.signature in ("untrusted", "invalid"):
+        c.note(
+            "c2pa",
+            f"C2PA manifest {res.active_manifest} signature",
+            ", ".join(res.validation_codes)[:300] or res.signature,
+            "unknown",
+            reason=f"c2pa:signature-{res.signature}",
+            source_url=src,
+        )
+    for a in res.ingredients:
+        entries = ", ".join(f"{e.key}={e.raw_use}" for e in a.entries)[:300]
+        c.note(
+            "c2pa",
+            f"C2PA ingredient manifest {a.manifest} assertion {a.label}",
+            ("ingredient-only: " if res.ingredient_only else "ingredient: ") + entries,
+            reason="c2pa:ingredient-only" if res.ingredient_only else "c2pa:ingredient",
+            source_url=src,
+        )
+
+
+_MEDIA_PREFIXES = ("image/", "video/", "audio/")
+
+
+def _inherited(
+    c: _Collector,
+    referrer: PageSignals | None,
+    page: PageSignals | None,
+    agent: str,
+    path: str,
+    purpose: str,
+) -> None:
+    """SIGNALS 7.5-1: a referring page's noai/noimageai speak for the media it embeds."""
+    if referrer is None:
+        return
+    ref_url = referrer.fetched.final_url or referrer.fetched.url or "(unknown)"
+    loc = f"inherited from referring page {ref_url}"
+    if page is not None:
+        ct = (page.fetched.content_type or "").lower()
+        is_image = page.is_image
+        is_media = is_image or ct.startswith(_MEDIA_PREFIXES)
+    else:
+        is_image = is_media = path.split("?", 1)[0].lower().endswith(_IMAGE_EXT)
+    if is_media and purpose in _TRAINING_PURPOSES:
+        sources = [("header", referrer.robots_header)]
+        if referrer.head is not None:
+            sources.append(("meta", referrer.head.robots))
+        for kind, directives in sources:
+            inherited = headers.inherited_media_directives(directives, agent)
+            for d in sorted(inherited):
+                if d == "noimageai" and not is_image:
+                    continue
+                c.reserve(
+                    f"{kind}:{d}",
+                    "robots-" + kind,
+                    loc,
+                    ", ".join(sorted(directives.for_agent(agent))),
+                    strength="inferred",
+                    source_url=ref_url,
+                )
+    # SIGNALS 8.6-2: the page's licence is recorded at the page's scope, not the media's.
+    cands = [(ll.url, ll.source) for ll in referrer.link_licences if not ll.rsl]
+    if referrer.head is not None:
+        cands += [(ll.url, ll.source) for ll in referrer.head.licences if not ll.rsl]
+    for url, source in cands:
+        lic = licences.licence_from_url(url)
+        if lic is not None:
+            c.note(
+                "licence",
+                f"referring page {ref_url}: {source}",
+                url,
+                reason=f"licence:{lic.spdx}",
+                strength="licence",
+                source_url=ref_url,
+            )
+
+
 def _licences(c: _Collector, page: PageSignals | None) -> None:
     if page is None:
         return
     candidates: list[tuple[str, str]] = [
         (ll.url, ll.source) for ll in page.link_licences if not ll.rsl
     ]
+    if page.embedded is not None:
+        candidates += [(u, f"XMP {prop}") for prop, u in page.embedded.licence_urls]
     if page.head is not None:
         candidates += [(ll.url, ll.source) for ll in page.head.licences if not ll.rsl]
         candidates += [
@@ -757,11 +949,15 @@ def decide(
     purpose: str = "train-ai",
     mode: str = "conservative",
     training_tokens: Iterable[str] | None = None,
+    referrer: Fetched | PageSignals | None = None,
+    c2pa_manifest: object | None = None,
 ) -> list[Decision]:
     """One decision per agent for a URL, from pre-parsed site signals and an optional page.
 
     ``site`` None means no origin file was consulted (robots branch ``absent``); ``page`` is
-    the resource's own response when known (headers and ``<head>``).
+    the resource's own response when known (headers and ``<head>``, or embedded metadata of a
+    non-HTML body). ``referrer`` is the HTML page that embedded this media URL (SIGNALS 7.5-1);
+    ``c2pa_manifest`` a C2PA manifest store (dict or JSON, as ``c2patool`` prints it).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -780,7 +976,19 @@ def decide(
         else frozenset(product_token(t) for t in training_tokens)
     )
     if isinstance(page, Fetched):
-        page = parse_page(page, parsed.path_query)
+        page = parse_page(page, parsed.path_query, c2pa_manifest=c2pa_manifest)
+    elif page is not None and c2pa_manifest is not None:
+        page = replace(page, c2pa=c2pa.parse_manifest_store(c2pa_manifest))
+    c2pa_res = page.c2pa if page is not None else None
+    if page is None and c2pa_manifest is not None:
+        c2pa_res = c2pa.parse_manifest_store(c2pa_manifest)
+    if isinstance(referrer, Fetched):
+        ref_url = referrer.final_url or referrer.url or ""
+        try:
+            ref_path = parse_url(ref_url).path_query if ref_url else ""
+        except InvalidURL:
+            ref_path = ""
+        referrer = parse_page(referrer, ref_path)
     path = parsed.path_query
     out: list[Decision] = []
     for agent in agents:
@@ -792,6 +1000,9 @@ def decide(
         _rsl(c, site, page, agent, path, purpose)
         _ai_txt(c, site, agent, path, purpose)
         _noai(c, page, agent, purpose)
+        _inherited(c, referrer, page, agent, path, purpose)
+        _iptc(c, page, purpose)
+        _c2pa(c, c2pa_res, page.fetched.url if page is not None else parsed.url, purpose)
         _licences(c, page)
         if page is not None and page.fetched.unreachable:
             c.error(
@@ -843,12 +1054,17 @@ def evaluate(
     mode: str = "conservative",
     rsl_documents: Mapping[str, bytes | Fetched] | None = None,
     training_tokens: Iterable[str] | None = None,
+    c2pa_manifest: Mapping | bytes | str | None = None,
+    referrer: Fetched | None = None,
 ) -> Decision:
     """The whole decision from raw inputs, no network (DESIGN.md, public API).
 
     ``robots_txt``/``tdmrep_json``/``ai_txt`` accept bytes (a 200 response), a
     :class:`Fetched` (any status or error) or None (not consulted). ``rsl_documents`` maps RSL
     licence URLs (from ``License:`` lines or links) to their fetched bodies.
+    ``c2pa_manifest`` is a C2PA manifest store (dict or JSON bytes, ``c2patool`` form) for the
+    resource; ``referrer`` the HTML page that embedded this media URL (its ``noai`` /
+    ``noimageai`` carry over as inferred reservations, SIGNALS 7.5-1).
     """
     try:
         origin = parse_url(url).origin
@@ -863,5 +1079,13 @@ def evaluate(
     docs = {u: as_fetched(v, u) for u, v in (rsl_documents or {}).items()}
     site = parse_site(files, {u: f for u, f in docs.items() if f is not None})
     return decide(
-        url, [agent], site, response, purpose=purpose, mode=mode, training_tokens=training_tokens
+        url,
+        [agent],
+        site,
+        response,
+        purpose=purpose,
+        mode=mode,
+        training_tokens=training_tokens,
+        referrer=referrer,
+        c2pa_manifest=c2pa_manifest,
     )[0]
