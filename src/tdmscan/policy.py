@@ -76,6 +76,13 @@ _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".bmp",
 
 
 @dataclass(frozen=True, slots=True)
+class _AgentView:
+    proxy_tokens: tuple[str, ...]  # catalogued training agents with a group of their own
+    content_signals: tuple  # Content-Signal records of the agent's group
+    rsl_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSignals:
     """Origin-level files, parsed once per origin and shared by every URL and agent."""
 
@@ -89,6 +96,28 @@ class SiteSignals:
 
     def crawl_delay(self, agent: str) -> float | None:
         return self.robots.crawl_delay(agent) if self.robots is not None else None
+
+    def agent_view(self, agent: str, training: frozenset[str]) -> _AgentView:
+        """What this origin says to ``agent`` regardless of the URL, computed once per agent."""
+        key = (agent, training)
+        view = self._agent_memo.get(key)
+        if view is None:
+            robots = self.robots
+            own = product_token(agent)
+            if robots is None:
+                view = _AgentView((), (), ())
+            else:
+                view = _AgentView(
+                    proxy_tokens=tuple(
+                        t for t in sorted(robots.named_agents & training) if t != own
+                    ),
+                    content_signals=robots.group_records(agent, "content-signal"),
+                    rsl_urls=self.rsl_urls(agent),
+                )
+            if len(self._agent_memo) >= 1024:  # agents are few; junk agent strings are not
+                self._agent_memo.clear()
+            self._agent_memo[key] = view
+        return view
 
     def rsl_urls(self, agent: str) -> tuple[str, ...]:
         """RSL licence URLs the robots.txt points to for this agent (group lines, else global)."""
@@ -310,7 +339,7 @@ def _robots(
     agent: str,
     path: str,
     purpose: str,
-    training: frozenset[str],
+    view: _AgentView | None,
 ) -> RobotsOutcome:
     f = site.files.robots if site else None
     branch = site.robots_branch if site else "absent"
@@ -355,13 +384,10 @@ def _robots(
             source_url=url,
             sha256=sha,
         )
-    if purpose in _TRAINING_PURPOSES and robots.named_agents:
-        own = product_token(agent)
+    if purpose in _TRAINING_PURPOSES and view is not None:
         # Only groups that name a training agent explicitly express intent about training;
         # the "*" group is about crawling in general.
-        for token in sorted(robots.named_agents & training):
-            if token == own:
-                continue
+        for token in view.proxy_tokens:
             pm = robots.match(token, path)
             if not pm.allowed and pm.rule is not None and "*" not in pm.group_agents:
                 c.reserve(
@@ -460,15 +486,19 @@ def _aipref(
 
 
 def _content_signal(
-    c: _Collector, site: SiteSignals | None, page: PageSignals | None, agent: str, purpose: str
+    c: _Collector,
+    site: SiteSignals | None,
+    page: PageSignals | None,
+    view: _AgentView | None,
+    purpose: str,
 ) -> None:
     key = _CSIGNAL_KEY.get(purpose)
     if key is None:
         return
     items: list[tuple[str, str, str, str | None, str | None]] = []  # value, locator, strength
-    if site is not None and site.robots is not None:
+    if site is not None and view is not None:
         f = site.files.robots
-        for rec in site.robots.group_records(agent, "content-signal"):
+        for rec in view.content_signals:
             items.append(
                 (
                     rec.value,
@@ -614,14 +644,14 @@ def _rsl(
     c: _Collector,
     site: SiteSignals | None,
     page: PageSignals | None,
-    agent: str,
+    view: _AgentView | None,
     path: str,
     purpose: str,
 ) -> None:
     docs: list[tuple[rsl.RslDocument, str, str | None]] = []
     pointers: list[tuple[str, str]] = []
-    if site is not None:
-        for u in site.rsl_urls(agent):
+    if view is not None:
+        for u in view.rsl_urls:
             pointers.append((u, "robots.txt License"))
     if page is not None:
         for ll in page.link_licences:
@@ -993,11 +1023,12 @@ def decide(
     out: list[Decision] = []
     for agent in agents:
         c = _Collector(mode)
-        robots = _robots(c, site, agent, path, purpose, training)
+        view = site.agent_view(agent, training) if site is not None else None
+        robots = _robots(c, site, agent, path, purpose, view)
         _aipref(c, site, page, agent, path, purpose, robots.verdict != "disallow")
-        _content_signal(c, site, page, agent, purpose)
+        _content_signal(c, site, page, view, purpose)
         tdm_res, tdm_src, tdm_policy, tdm_sha = _tdmrep(c, site, page, path, purpose)
-        _rsl(c, site, page, agent, path, purpose)
+        _rsl(c, site, page, view, path, purpose)
         _ai_txt(c, site, agent, path, purpose)
         _noai(c, page, agent, purpose)
         _inherited(c, referrer, page, agent, path, purpose)
