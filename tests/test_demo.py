@@ -39,3 +39,38 @@ def test_demo_offline(tmp_path: Path) -> None:
     assert rows == (n_lines,)
     # The hanging host costs about the 2 s timeout, not the default 15 s.
     assert elapsed < 30
+    own = "WHERE agent = 'tdmscan'"
+    reasons = {
+        r
+        for (r,) in con.execute(f"SELECT DISTINCT unnest(reasons) FROM decisions {own}").fetchall()
+    }
+    # The sample web exercises every protocol, page-level ones included (the demo is --deep).
+    assert {
+        "robots:disallow",
+        "robots:training-agent-disallow",
+        "robots:unreachable",
+        "content-signal:ai-train=no",
+        "aipref:train-ai=n",
+        "tdmrep:reserved",
+        "rsl:prohibited",
+        "ai-txt:disallow",
+        "meta:noai",
+        "header:noai",
+        "header:noimageai",
+        "url:not-http",
+    } <= reasons
+    sources = {
+        s for (s,) in con.execute(f"SELECT DISTINCT tdm_source FROM decisions {own}").fetchall()
+    }
+    assert {"file", "header", "meta"} <= sources
+    licences = {
+        x
+        for (x,) in con.execute(
+            f"SELECT DISTINCT unnest(licences) FROM decisions {own} AND url LIKE '%cc.example%'"
+        ).fetchall()
+    }
+    assert "CC-BY-SA-4.0" in licences
+    branches = {
+        b for (b,) in con.execute(f"SELECT DISTINCT robots_branch FROM decisions {own}").fetchall()
+    }
+    assert {"parsed", "4xx-allow", "unreachable", "redirect-limit"} <= branches

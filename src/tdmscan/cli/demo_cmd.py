@@ -13,8 +13,8 @@ from ._common import open_ledger, quiet_option, stderr_console, stdout_console
 
 SAMPLE_SQL = """\
 SELECT agent, registrable_domain AS domain, verdict, count(*) AS urls,
-       string_agg(DISTINCT r, ', ') AS reasons
-FROM decisions, unnest(CASE WHEN len(reasons) = 0 THEN [NULL] ELSE reasons END) AS t(r)
+       array_to_string(list_sort(list_distinct(flatten(list(reasons)))), ', ') AS reasons
+FROM decisions
 WHERE run_id = '{run_id}' AND agent IN ('tdmscan', 'GPTBot') AND verdict <> 'allowed'
 GROUP BY ALL
 ORDER BY agent DESC, domain NULLS LAST, verdict"""
@@ -93,6 +93,8 @@ def demo(ledger_dir: Path | None, timeout: float, quiet: bool) -> None:
         config = AuditConfig(
             agents=("tdmscan",),
             training_agents=True,
+            # Page heads too: half of the sample web's signals live in pages and headers.
+            deep=True,
             timeout=timeout,
             concurrency=32,
             memory_limit="256MB",
@@ -119,12 +121,12 @@ def _lines(path: Path) -> Any:
 
 
 def _show_query(ledger: Any, run_id: str, console: Any) -> None:
-    from rich.syntax import Syntax
     from rich.table import Table
 
     sql = SAMPLE_SQL.format(run_id=run_id)
     console.print("\nA sample query (the ledger is plain Parquet; any DuckDB can read it):")
-    console.print(Syntax(sql, "sql", theme="ansi_dark", word_wrap=True))
+    # Plain text, never cropped or wrapped, so it can be copied into DuckDB as it is.
+    console.print(sql, markup=False, highlight=False, crop=False, soft_wrap=True)
     con = ledger.connect()
     try:
         cur = con.execute(sql)
