@@ -544,3 +544,23 @@ def test_html_page_gets_no_embedded_signals():
 
     p = parse_page(page(), "/news/a.html")
     assert p.is_html and p.embedded is None and p.epub is None and p.c2pa is None
+
+
+def test_tdmrep_lenient_forms_count_in_conservative_only():
+    lenient = b'[{"location": "/news/.*", "tdm-reservation": "1"}]'
+    assert evaluate(URL, agent="MyBot", tdmrep_json=lenient).reasons == ("tdmrep:reserved",)
+    d = evaluate(URL, agent="MyBot", tdmrep_json=lenient, mode="strict")
+    assert d.verdict == "allowed" and d.tdm_reservation is None
+
+
+def test_tdmrep_conflicting_header_values():
+    p = page([("tdm-reservation", "1"), ("tdm-reservation", "0")])
+    assert evaluate(URL, agent="MyBot", response=p).reasons == ("tdmrep:reserved",)
+    assert evaluate(URL, agent="MyBot", response=p, mode="strict").verdict == "allowed"
+
+
+def test_tdmrep_first_match_shadowing_is_recorded():
+    f = b'[{"location":"/","tdm-reservation":1},{"location":"/open/","tdm-reservation":0}]'
+    d = evaluate("https://example.com/open/x", agent="MyBot", tdmrep_json=f)
+    assert d.verdict == "reserved"
+    assert any(e.reason == "tdmrep:first-match-shadows-longer" for e in d.evidence)

@@ -560,20 +560,26 @@ def _content_signal(
 def _tdmrep(
     c: _Collector, site: SiteSignals | None, page: PageSignals | None, path: str, purpose: str
 ) -> tuple[int | None, str | None, str | None, str | None]:
+    # Strict mode reads the spec literally: lenient forms ("1" as a string, ".*" locations,
+    # conflicting header values) count as unset.
+    strict = c.mode == "strict"
     file_value = None
     sha = None
     src = site.files.tdmrep.url if site and site.files.tdmrep else None
     if site is not None and site.tdmrep is not None and site.tdmrep.ok:
         sha = site.files.tdmrep.sha256 if site.files.tdmrep else None
-        m = site.tdmrep.match(path)
-        if m.rule is not None:
-            file_value = tdmrep.TdmValue(
-                reservation=m.rule.reservation,
-                policy=m.rule.policy,
-                raw_reservation=None if m.rule.reservation is None else str(m.rule.reservation),
-                values=(),
-                problems=(),
-                lenient=m.rule.lenient,
+        m = site.tdmrep.match(path, strict=strict)
+        file_value = m.value
+        if m.shadowed and m.rule is not None and m.longest is not None:
+            # The spec says first match; a robots-style longest match would differ here.
+            c.note(
+                "tdmrep",
+                f"/.well-known/tdmrep.json [{m.rule.index}]",
+                f"first match {m.rule.location!r} shadows longer rule "
+                f"[{m.longest.index}] {m.longest.location!r}",
+                reason="tdmrep:first-match-shadows-longer",
+                source_url=src,
+                sha256=sha,
             )
     header_value = page.tdm_header if page is not None else None
     meta_value = page.head.tdm if page is not None and page.head is not None else None
@@ -585,7 +591,7 @@ def _tdmrep(
         and embedded_value is None
     ):
         return None, None, None, None
-    res = tdmrep.layer(file_value, header_value, meta_value, embedded=embedded_value)
+    res = tdmrep.layer(file_value, header_value, meta_value, embedded=embedded_value, strict=strict)
     # Two header lines that disagree ("1, 0") are a protocol error: unset in strict mode, but
     # the rightsholder did say "1" somewhere, so conservative mode honours it.
     conflicting = [
