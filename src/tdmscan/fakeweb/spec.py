@@ -12,7 +12,7 @@ import os
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -96,19 +96,7 @@ class Resp:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         default = _DEFAULT_RESP
-        for name in (
-            "status",
-            "delay",
-            "drip",
-            "reset",
-            "reset_after",
-            "hang",
-            "gzip",
-            "bomb",
-            "oversize",
-            "location",
-            "content_type",
-        ):
+        for name in _SCALAR_FIELDS:
             value = getattr(self, name)
             if value != getattr(default, name):
                 out[name] = value
@@ -133,6 +121,9 @@ def _header_pairs(headers: Any) -> Iterable[tuple[Any, Any]]:
         pairs.append((name, value))
     return pairs
 
+
+#: Resp fields written to JSON as they are (body and headers have their own forms).
+_SCALAR_FIELDS = tuple(f.name for f in fields(Resp) if f.init and f.name not in ("body", "headers"))
 
 _DEFAULT_RESP = Resp()
 
@@ -290,23 +281,8 @@ def gzip_bomb(size: int) -> bytes:
 # ---------------------------------------------------------------------------- JSON
 
 
-_RESP_KEYS = {
-    "status",
-    "body",
-    "body_b64",
-    "body_file",
-    "headers",
-    "delay",
-    "drip",
-    "reset",
-    "reset_after",
-    "hang",
-    "gzip",
-    "bomb",
-    "oversize",
-    "location",
-    "content_type",
-}
+# Every init field of Resp, plus the two other ways to give a body in JSON.
+_RESP_KEYS = {f.name for f in fields(Resp) if f.init} | {"body_b64", "body_file"}
 
 
 def _resp_from_json(obj: Any, base: Path | None = None) -> Resp:
