@@ -74,3 +74,30 @@ def test_demo_offline(tmp_path: Path) -> None:
         b for (b,) in con.execute(f"SELECT DISTINCT robots_branch FROM decisions {own}").fetchall()
     }
     assert {"parsed", "4xx-allow", "unreachable", "redirect-limit"} <= branches
+
+
+def test_deep_audit_keeps_page_heads_as_evidence(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tdmscan.cli import main
+
+    led = tmp_path / "led"
+    res = CliRunner().invoke(main, ["demo", "--ledger", str(led), "--quiet"])
+    assert res.exit_code == 0, res.output
+    con = Ledger(led).connect()
+    # A page that reserved itself by header: its fetch row and the bytes are in the ledger.
+    row = con.execute(
+        """
+        SELECT f.url, f.status, f.headers
+        FROM decisions d
+        JOIN fetches f ON f.kind = 'page' AND f.url = d.url
+        JOIN snapshots s ON s.sha256 = f.sha256  -- the bytes are kept too
+        WHERE d.agent = 'tdmscan' AND list_contains(d.reasons, 'header:noai')
+        LIMIT 1
+        """
+    ).fetchone()
+    assert row is not None and row[1] == 200
+    assert any(h["name"].lower() == "x-robots-tag" and "noai" in h["value"] for h in row[2])
+    pages = con.execute("SELECT count(*), count(DISTINCT url) FROM fetches WHERE kind = 'page'")
+    n, distinct = pages.fetchone()
+    assert n == distinct > 0  # each page head recorded once

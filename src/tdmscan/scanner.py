@@ -296,6 +296,13 @@ class Scanner:
 
     # ------------------------------------------------------------------ checks
 
+    def cached_page(self, url: str) -> Fetched | None:
+        """The page head a deep check fetched for ``url``, while it is fresh; never fetches."""
+        try:
+            return self._pages.peek(parse_url(url).url)
+        except InvalidURL:
+            return None
+
     def _decide(
         self, url: str, agents: Sequence[str], site: Any, page: Fetched | None
     ) -> list[Decision]:
@@ -307,7 +314,7 @@ class Scanner:
         decisions = self._decide(url, agents, site, page)
         for d in decisions:
             self._stats.verdicts[d.verdict] += 1
-        self._record(decisions, site)
+        self._record(decisions, site, page)
         return decisions
 
     def _evaluate_now(self, url: str, agents: Sequence[str]) -> list[Decision] | None:
@@ -401,7 +408,19 @@ class Scanner:
             site = await self.site(origin)
         decisions = self._decide(url, agents, site, page)
         self._count(decisions)
-        self._record(decisions, site)
+        if self.ledger is not None:
+            cap = self.limits.head_max_bytes
+            if len(page.body) > cap:
+                # The ledger keeps what page signals are read from: headers and the head.
+                page = Fetched(
+                    status=status,
+                    headers=page.headers,
+                    body=page.body[:cap],
+                    url=url,
+                    fetched_at=page.fetched_at,
+                    truncated=True,
+                )
+            self._record(decisions, site, page)
         return decisions if all_agents else decisions[0]
 
     async def _pairs(
@@ -525,13 +544,22 @@ class Scanner:
 
     # ------------------------------------------------------------------ ledger hook
 
-    def _record(self, decisions: Sequence[Decision], site: policy.SiteSignals | None) -> None:
-        """Hand decisions and the origin files they rest on to the ledger (no-op without one).
+    def _record(
+        self,
+        decisions: Sequence[Decision],
+        site: policy.SiteSignals | None,
+        page: Fetched | None = None,
+    ) -> None:
+        """Hand decisions and what they rest on to the ledger (no-op without one).
 
-        ``site`` is None only for invalid URLs.
+        ``site`` is None only for invalid URLs; ``page`` is the page head of a deep check, kept
+        because page-level reservations (noai, tdm-reservation headers) are evidence too.
         """
         if self.ledger is None:
             return
         files = site.files if site is not None else None
         extra = site.rsl_documents if site is not None else None
-        self.ledger.record(decisions, files, None, extra)
+        if page is None:
+            self.ledger.record(decisions, files, None, extra)
+        else:
+            self.ledger.record(decisions, files, None, extra, page=page)

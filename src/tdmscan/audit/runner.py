@@ -252,6 +252,8 @@ class AuditRunner:
         self.on_plan = on_plan
         self.counters = Counters()
         self._stragglers: list[tuple[int, str, int | None, str | None, list[str] | None]] = []
+        # Page heads already written (a URL listed twice is fetched, and recorded, once).
+        self._pages_recorded: set[tuple[str | None, Any]] = set()
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -635,6 +637,12 @@ class AuditRunner:
                     ]
                 else:
                     ds = await scanner.check_all(urls[i], deep=True)
+                    page = scanner.cached_page(urls[i])
+                    key = (page.url, page.fetched_at) if page is not None else None
+                    if key is not None and key not in self._pages_recorded:
+                        # The page's headers and head are the evidence of page-level signals.
+                        self._pages_recorded.add(key)
+                        writer.add_fetch(page, "page", group.origin or "")
                 if done is not None:
                     ds = [d for d in ds if d.agent not in done]
                 ctx = Ctx(

@@ -52,14 +52,22 @@ class SiteRecorder:
             if self._first_time(("rsl", url, f.fetched_at, f.sha256)):
                 self.writer.add_fetch(f, "rsl", files.origin)
 
+    def add_page(self, page: Fetched, origin: str) -> None:
+        """A page head fetched by a deep check (its headers and ``<head>`` are evidence)."""
+        if self.writer is not None and self._first_time(("page", page.url, page.fetched_at)):
+            self.writer.add_fetch(page, "page", origin)
+
     def record(
         self,
         decisions: Sequence[Decision],
         files: SiteFiles | None,
         ctx: Any = None,
         extra: Mapping[str, Fetched] | None = None,
+        page: Fetched | None = None,
     ) -> None:
         """The origin files first (evidence before the rows that cite it), then the rows."""
         self.add(files, extra)
+        if page is not None:
+            self.add_page(page, files.origin if files is not None else "")
         if self.writer is not None and decisions:
             self.writer.add_many(decisions, ctx)

@@ -117,6 +117,10 @@ FETCHES = pa.schema(
         ("etag", S),
         ("cache_control", S),
         ("date", S),
+        # Every response header of this fetch, in wire order: a page's X-Robots-Tag or
+        # tdm-reservation is evidence, and a content-addressed snapshot keeps only the headers
+        # of the first fetch that produced its bytes.
+        ("headers", pa.list_(HEADER)),
         ("error", S),
         ("elapsed_s", pa.float64()),
         ("fetched_at", TS),

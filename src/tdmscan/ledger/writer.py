@@ -526,6 +526,7 @@ class LedgerWriter:
             "etag": lower.get("etag"),
             "cache_control": lower.get("cache-control"),
             "date": lower.get("date"),
+            "headers": [{"name": k, "value": v} for k, v in fetched.headers],
             "error": fetched.error,
             "elapsed_s": fetched.elapsed,
             "fetched_at": fetched_at,
