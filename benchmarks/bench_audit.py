@@ -56,9 +56,7 @@ async def bare_fetch(hosts: list[str], concurrency: int, proxy: str) -> tuple[fl
     errors: collections.Counter[str] = collections.Counter()
     # Same connection policy as the scanner's fetcher: a short keep-alive, or 20,000 hosts x 3
     # idle connections exhaust the file-descriptor limit and the baseline "wins" by failing.
-    connector = aiohttp.TCPConnector(
-        limit=concurrency * 3, limit_per_host=3, keepalive_timeout=2.0
-    )
+    connector = aiohttp.TCPConnector(limit=concurrency * 3, limit_per_host=3, keepalive_timeout=2.0)
     timeout = aiohttp.ClientTimeout(total=15)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         sem = asyncio.Semaphore(concurrency)
