@@ -1,7 +1,8 @@
 -- domains_base: content retained for training per registrable domain (Template 2.3(vii)).
 -- A URL counts once, with its latest own-token decision in scope; only 'allowed' URLs are
 -- retained (fully excluded domains are not "content scraped" for training).
--- Size: the manifest's content size, else the size of a recorded page fetch of that URL.
+-- Size: the manifest's content size, else the Content-Length of a recorded page fetch of that
+-- URL, else the bytes that fetch read (a lower bound: deep checks stop after </head>).
 -- Metric: bytes when any retained URL has a known size, otherwise the URL count.
 -- Cut-off: top 10 % of ranked domains, rounded up: ceil(n / 10) = (n + 9) // 10.
 -- SME variant (sme = true): the lower of the top 5 % rounded up, (n + 19) // 20, and 1,000.
@@ -12,9 +13,9 @@ WITH latest AS (
     WHERE own_token
     QUALIFY row_number() OVER (PARTITION BY url ORDER BY checked_at DESC, decision_id DESC) = 1
 ), page_sizes AS (
-    SELECT url, max(size) AS size
+    SELECT url, max(coalesce(try_cast(content_length AS BIGINT), size)) AS size
     FROM fetches
-    WHERE kind = 'page' AND size IS NOT NULL
+    WHERE kind = 'page' AND (size IS NOT NULL OR content_length IS NOT NULL)
     GROUP BY url
 )
 SELECT
