@@ -151,18 +151,34 @@ def _rows(p: _Parked | None) -> int:
     return 0 if p is None else sum(s.num_rows for s in p.slices)
 
 
-def find_resumable_run(ledger: Any, input_sha256: str, config_sha256: str) -> str | None:
+def find_resumable_run(
+    ledger: Any, input_sha256: str, config_sha256: str, shard: tuple[int, int] | None = None
+) -> str | None:
     """The newest audit run with this input and config whose latest state is not finished.
 
-    A run still marked running by a live process on this host is someone else's, not ours.
+    With ``shard`` (k, n) it is the newest run whose shard k of n was audited with this
+    config (``config_sha256`` includes the shard) and did not finish: rerunning that shard
+    resumes it. A run (or shard) still marked running by a live process on this host is
+    someone else's, not ours.
     """
     con = ledger.connect()
     try:
-        rows = con.execute(
-            "SELECT run_id, hostname, pid FROM runs WHERE kind = 'audit' AND input_sha256 = ?"
-            " AND config_sha256 = ? AND status <> 'finished' ORDER BY started_at DESC",
-            [input_sha256, config_sha256],
-        ).fetchall()
+        if shard is None:
+            rows = con.execute(
+                "SELECT run_id, hostname, pid FROM runs WHERE kind = 'audit'"
+                " AND input_sha256 = ? AND config_sha256 = ? AND status <> 'finished'"
+                " ORDER BY started_at DESC",
+                [input_sha256, config_sha256],
+            ).fetchall()
+        else:
+            rows = con.execute(
+                "SELECT s.run_id, s.hostname, s.pid FROM run_shards s"
+                " JOIN runs r ON r.run_id = s.run_id"
+                " WHERE s.kind = 'audit' AND s.input_sha256 = ? AND s.config_sha256 = ?"
+                " AND s.shard_k = ? AND s.shard_n = ? AND s.status <> 'finished'"
+                " AND r.status <> 'finished' ORDER BY s.started_at DESC",
+                [input_sha256, config_sha256, int(shard[0]), int(shard[1])],
+            ).fetchall()
     finally:
         con.close()
     me = socket.gethostname()
@@ -311,7 +327,7 @@ class AuditRunner:
         if run_id is not None:
             resumed = run_exists(self.ledger, run_id)
         elif self.resume is not False:
-            found = find_resumable_run(self.ledger, input_sha, probe.config_sha256)
+            found = find_resumable_run(self.ledger, input_sha, probe.config_sha256, c.shard)
             if found is not None:
                 run_id, resumed = found, True
         info_kw: dict[str, Any] = {} if run_id is None else {"run_id": run_id}
@@ -327,6 +343,8 @@ class AuditRunner:
             input_description=str(manifest.path),
             input_sha256=input_sha,
             dataset_id=manifest.dataset_id,
+            # Each shard's writer records its own state rows; the runs view combines them.
+            shard=c.shard,
             **info_kw,
         )
         run_config_extra = {k: v for k, v in run_config.items() if k not in decision_cfg}

@@ -326,7 +326,7 @@ def audit(
             from ..ledger import RunInfo
 
             probe = RunInfo(kind="audit", config=config.decision_config(m))
-            chosen = find_resumable_run(ledger, input_sha, probe.config_sha256)
+            chosen = find_resumable_run(ledger, input_sha, probe.config_sha256, shard_kv)
             if chosen is None:
                 raise fail(
                     f"--resume: no unfinished audit of this manifest with these settings in "
@@ -400,6 +400,7 @@ def audit(
             )
             err.print(
                 f"Resume with: tdmscan audit {manifest} --ledger {ledger_dir} --resume {r.run_id}"
+                + (f" --shard {shard_kv[0]}/{shard_kv[1]}" if shard_kv else "")
             )
             sys.exit(130)
         except ManifestError as exc:

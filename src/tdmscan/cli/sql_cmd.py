@@ -87,8 +87,8 @@ def _run(con: Any, query: str, fmt: str, output: str | None, max_rows: int) -> N
 
 
 _HELP = """\
-Enter SQL ending with ';'. Views: runs, run_history, decisions, latest_decisions, fetches,
-snapshots, evidence, licences.
+Enter SQL ending with ';'. Views: runs, run_shards, run_history, decisions, latest_decisions,
+fetches, snapshots, evidence, licences.
   .views          print the view definitions     .schema VIEW   columns of a view
   .format FMT     table | csv | json              .quit / .exit  leave"""
 
@@ -177,8 +177,8 @@ def sql(
 ) -> None:
     """Run QUERY against the ledger's views; without QUERY, an interactive prompt.
 
-    Views: runs, run_history, decisions, latest_decisions, fetches, snapshots, evidence,
-    licences. Timestamps are UTC.
+    Views: runs, run_shards, run_history, decisions, latest_decisions, fetches, snapshots,
+    evidence, licences. Timestamps are UTC.
     """
     led = open_ledger(ledger_dir)
     if views:

@@ -280,27 +280,19 @@ def _error_line(exc: BaseException) -> str:
 
 def _retried_partitions(ledger: Ledger, run_id: str, since: float) -> list[int]:
     """Partitions with more than one start recorded since ``since`` (epoch seconds)."""
-    import json
     from datetime import UTC, datetime
 
     con = ledger.connect()
     try:
         rows = con.execute(
-            "SELECT config_json FROM run_history WHERE run_id = ? AND status = 'running'"
-            " AND updated_at >= ?",
+            "SELECT shard_k FROM run_history WHERE run_id = ? AND status = 'running'"
+            " AND shard_k IS NOT NULL AND updated_at >= ? GROUP BY shard_k HAVING count(*) > 1"
+            " ORDER BY shard_k",
             [run_id, datetime.fromtimestamp(since, UTC)],
         ).fetchall()
     finally:
         con.close()
-    starts: Counter[int] = Counter()
-    for (cfg,) in rows:
-        try:
-            sh = json.loads(cfg or "{}").get("shard")
-        except ValueError:
-            continue
-        if isinstance(sh, list) and len(sh) == 2:
-            starts[int(sh[0])] += 1
-    return sorted(k for k, v in starts.items() if v > 1)
+    return [int(k) for (k,) in rows]
 
 
 def _init_ray(address: str | None, init_kwargs: Mapping[str, Any] | None) -> bool:

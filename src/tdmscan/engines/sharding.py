@@ -13,12 +13,10 @@ shard never decides a row twice.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from ..audit.manifest import Manifest, ManifestOptions, open_manifest
 from ..audit.plan import PlanStats
@@ -94,25 +92,16 @@ def run_shard(
 def shard_status(ledger: Ledger, run_id: str) -> dict[int, str]:
     """Latest status (running | finished | interrupted) of each shard that wrote ``run_id``.
 
-    Each shard's writer records its own state rows, tagged with ``config.shard = [k, n]``, so
-    a job-array run is complete when every k in ``range(n)`` is ``finished``. The run-level
-    row in ``runs`` only shows whichever shard wrote last.
+    Each shard's writer records its own state rows (``runs.shard_k`` / ``shard_n``); this is
+    the ``run_shards`` view. The run's own row in ``runs`` combines them: ``finished`` only
+    when every shard k in ``range(n)`` is.
     """
     con = ledger.connect()
     try:
         rows = con.execute(
-            "SELECT config_json, status FROM run_history WHERE run_id = ?"
-            " ORDER BY updated_at, status <> 'running'",
+            "SELECT shard_k, status FROM run_shards WHERE run_id = ? ORDER BY shard_k",
             [run_id],
         ).fetchall()
     finally:
         con.close()
-    out: dict[int, str] = {}
-    for cfg, status in rows:
-        try:
-            sh: Any = json.loads(cfg or "{}").get("shard")
-        except ValueError:
-            continue
-        if isinstance(sh, list) and len(sh) == 2:
-            out[int(sh[0])] = str(status)
-    return out
+    return {int(k): str(status) for k, status in rows}

@@ -229,18 +229,22 @@ class Ledger:
                 keys.update(pq.read_table(p, columns=["sha256"]).column(0).to_pylist())
         return keys
 
-    def _run_paths(self, table: str, run_id: str) -> list[str]:
-        prefix = f"{table}/run={run_id}/"
+    def _run_paths(self, table: str, run_id: str, shard: int | None = None) -> list[str]:
+        prefix = f"{table}/run={run_id}/" + ("" if shard is None else f"shard={shard}/")
         return [
             self._abs(e["path"])
             for e in self.live_segments(table)
             if e["path"].startswith(prefix) and e["rows"]
         ]
 
-    def run_counts(self, run_id: str) -> dict[str, Any]:
-        """Decisions by verdict and fetches stored for a run, read from disk."""
+    def run_counts(self, run_id: str, shard: int | None = None) -> dict[str, Any]:
+        """Decisions by verdict and fetches stored for a run, read from disk.
+
+        With ``shard``, only the decisions under ``decisions/run=<run_id>/shard=<shard>/``
+        are counted (fetches are not partitioned by shard and are always the run's total).
+        """
         verdicts = dict.fromkeys(S.VERDICT_COUNTS.names, 0)
-        t = self._read_columns(self._run_paths("decisions", run_id), ["verdict"])
+        t = self._read_columns(self._run_paths("decisions", run_id, shard), ["verdict"])
         total = 0
         if t is not None:
             total = t.num_rows

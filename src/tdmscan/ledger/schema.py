@@ -14,7 +14,7 @@ TS = pa.timestamp("us", tz="UTC")
 #: Current schema version of each table. Written into every segment's file metadata
 #: (``tdmscan.schema_version``) and into the ``runs.schema_versions`` column.
 SCHEMA_VERSIONS: dict[str, int] = {
-    "runs": 1,
+    "runs": 2,  # v2: shard_k, shard_n
     "decisions": 1,
     "fetches": 1,
     "snapshots": 1,
@@ -173,6 +173,10 @@ RUNS = pa.schema(
         ("hostname", S),
         ("pid", I64),
         ("error", S),
+        # The audit shard (k of n) this row's writer audited; NULL for a run-level row (an
+        # unsharded run, or the Ray driver's). Added in runs v2: older rows read as NULL.
+        ("shard_k", I32),
+        ("shard_n", I32),
     ]
 )
 

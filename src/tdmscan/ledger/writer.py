@@ -81,10 +81,18 @@ class RunInfo:
     dataset_id: str | None = None
     tool_version: str = __version__
     started_at: datetime | None = None
+    #: ``(k, n)`` when this writer records shard k of n of a run that several writers share
+    #: (``tdmscan audit --shard K/N``, a Ray partition); None for a run-level writer.
+    shard: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.run_id or any(c in self.run_id for c in "/\\=") or self.run_id[0] in "._":
             raise ValueError(f"run id {self.run_id!r}: must not contain / \\ = or start with . _")
+        if self.shard is not None:
+            k, n = (int(x) for x in self.shard)
+            if n < 1 or not 0 <= k < n:
+                raise ValueError(f"shard {k}/{n} out of range")
+            self.shard = (k, n)
 
     @property
     def config_json(self) -> str:
@@ -177,6 +185,10 @@ class LedgerWriter:
     ) -> None:
         if shards < 1 or flush_rows < 1:
             raise ValueError("shards and flush_rows must be positive")
+        if run.shard is not None and shards != run.shard[1]:
+            # A shard's row counts the decisions under its own shard=<k> directory, which
+            # holds exactly its rows only when the directories are cut the same way.
+            raise ValueError(f"a writer for shard {run.shard[0]}/{run.shard[1]} needs shards=N")
         self.ledger = ledger
         self.run = run
         self.shards = shards
@@ -659,7 +671,10 @@ class LedgerWriter:
         run = self.run
         now = datetime.now(UTC)
         finished = status != "running"
-        counts = self.ledger.run_counts(run.run_id) if finished else {}
+        # A shard's row counts its own decisions (its shard=<k> directory) so that the runs
+        # view can sum the shards; fetches are not partitioned, so they are the run's total.
+        shard_k = None if run.shard is None else run.shard[0]
+        counts = self.ledger.run_counts(run.run_id, shard=shard_k) if finished else {}
         verdicts = counts.get("verdicts") or dict.fromkeys(S.VERDICT_COUNTS.names, 0)
         row = {
             "run_id": run.run_id,
@@ -688,6 +703,8 @@ class LedgerWriter:
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
             "error": error,
+            "shard_k": shard_k,
+            "shard_n": None if run.shard is None else run.shard[1],
         }
         t = pa.Table.from_pylist([row], schema=S.with_metadata("runs", S.RUNS, run.tool_version))
         write_segment(
