@@ -49,11 +49,11 @@ class Pattern:
 
 
 @lru_cache(maxsize=65536)
-def compile_pattern(raw: str, *, lenient_leading_slash: bool = False) -> Pattern:
+def compile_pattern(raw: str) -> Pattern:
     """Compile a pattern. Never raises; an empty pattern matches nothing.
 
-    ``lenient_leading_slash`` lets ``*.jpg`` (ai.txt style, no leading ``/``) mean ``/*.jpg``;
-    since ``*`` also matches ``/`` this keeps the author's intent.
+    A pattern without a leading ``/`` (``open/``, ``*.jpg``) is read as if it had one: the
+    author's intent is clear, and ``*`` matches ``/`` anyway.
     """
     pat = raw.strip()
     if not pat:
@@ -61,10 +61,6 @@ def compile_pattern(raw: str, *, lenient_leading_slash: bool = False) -> Pattern
     norm = normalise_path(pat)
     body = norm
     if not body.startswith("/") and not body.startswith("*"):
-        if not lenient_leading_slash:
-            # Not a path pattern per the ABNF; compare literally as a prefix anyway so that a
-            # sloppy file still means what it says, but only against the same text.
-            pass
         body = "/" + body
     anchored = body.endswith("$")
     if anchored:
@@ -76,16 +72,3 @@ def compile_pattern(raw: str, *, lenient_leading_slash: bool = False) -> Pattern
     regex = ".*".join(re.escape(part) for part in body.split("*"))
     compiled = re.compile(regex + ("\\Z" if anchored else ""), re.DOTALL)
     return Pattern(raw, norm, len(pat), lambda p: compiled.match(p) is not None)
-
-
-def longest_match(patterns: list[Pattern], path_query: str) -> list[Pattern]:
-    """All patterns of maximal length that match (ties are left to the caller's rule)."""
-    best: list[Pattern] = []
-    best_len = -1
-    for p in patterns:
-        if p.length >= best_len and p.matches(path_query):
-            if p.length > best_len:
-                best, best_len = [p], p.length
-            else:
-                best.append(p)
-    return best
