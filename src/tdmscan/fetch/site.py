@@ -1,8 +1,14 @@
-"""Fetch the three origin-level files (RFC 9309 robots.txt, TDMRep, ai.txt) concurrently."""
+"""Fetch the three origin-level files (RFC 9309 robots.txt, TDMRep, ai.txt) of one origin.
+
+They are fetched one after another, robots.txt first, so the three requests share one
+keep-alive connection: one TCP (and TLS) handshake per origin instead of three. On loopback
+that halves the client's CPU per request (ECOSYSTEM 5.3: 5,450 req/s per-host sequential
+against 2,300 req/s when every request opens a connection); on the real web it is the polite
+pattern (one connection per site) and saves two handshakes. Throughput comes from many origins
+in flight, not from parallel requests to one origin.
+"""
 
 from __future__ import annotations
-
-import anyio
 
 from ..types import Fetched, SiteFiles
 from .base import Fetcher, WallClock, utc_now
@@ -12,6 +18,13 @@ ROBOTS_PATH = "/robots.txt"
 TDMREP_PATH = "/.well-known/tdmrep.json"
 AI_TXT_PATH = "/ai.txt"
 SITE_PATHS = (ROBOTS_PATH, TDMREP_PATH, AI_TXT_PATH)
+
+#: robots.txt failures that say the origin cannot be reached at all: the other two files would
+#: fail the same way, so they are not requested (each would cost another connect timeout).
+#: A timeout or a reset is not here: the host answered the connection, so the others may work.
+ORIGIN_DOWN_ERRORS = frozenset({"dns", "connect", "refused-address", "tls", "proxy"})
+#: ``Fetched.error`` of a file not requested because robots.txt hit ``ORIGIN_DOWN_ERRORS``.
+SKIPPED = "skipped"
 
 
 async def fetch_site_files(
@@ -31,25 +44,18 @@ async def fetch_site_files(
     """
     limits = limits or getattr(fetcher, "limits", None) or FetchLimits()
     origin = origin.rstrip("/")
-    started = (wall_clock or utc_now)()
-    results: dict[str, Fetched] = {}
-    caps = {
-        ROBOTS_PATH: limits.robots_max_bytes,
-        TDMREP_PATH: limits.file_max_bytes,
-        AI_TXT_PATH: limits.file_max_bytes,
-    }
-
-    async def one(path: str) -> None:
-        results[path] = await fetcher.get(origin + path, max_bytes=caps[path])
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(one, TDMREP_PATH)
-        tg.start_soon(one, AI_TXT_PATH)
-        await one(ROBOTS_PATH)  # in this task: one task fewer per origin
-    return SiteFiles(
-        origin=origin,
-        robots=results[ROBOTS_PATH],
-        tdmrep=results[TDMREP_PATH],
-        ai_txt=results[AI_TXT_PATH],
-        fetched_at=started,
-    )
+    clock = wall_clock or utc_now
+    started = clock()
+    robots = await fetcher.get(origin + ROBOTS_PATH, max_bytes=limits.robots_max_bytes)
+    if robots.status is None and robots.error in ORIGIN_DOWN_ERRORS:
+        now = clock()
+        tdm = Fetched(
+            error=SKIPPED, url=origin + TDMREP_PATH, final_url=origin + TDMREP_PATH, fetched_at=now
+        )
+        ai = Fetched(
+            error=SKIPPED, url=origin + AI_TXT_PATH, final_url=origin + AI_TXT_PATH, fetched_at=now
+        )
+    else:
+        tdm = await fetcher.get(origin + TDMREP_PATH, max_bytes=limits.file_max_bytes)
+        ai = await fetcher.get(origin + AI_TXT_PATH, max_bytes=limits.file_max_bytes)
+    return SiteFiles(origin=origin, robots=robots, tdmrep=tdm, ai_txt=ai, fetched_at=started)
