@@ -12,6 +12,8 @@ allow-all file: absence of a signal is not an allow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .robots import RobotsMatch, RobotsTxt
 
 __all__ = ["AiTxt", "parse_ai_txt"]
@@ -46,6 +48,10 @@ class AiTxt:
         must check ``recognised`` before reading that as permission.
         """
         return self._engine.match(agent, path_query)
+
+    def matcher(self, agent: str) -> Callable[[str], RobotsMatch]:
+        """:meth:`match` for one agent over many paths (see ``RobotsTxt.matcher``)."""
+        return self._engine.matcher(agent)
 
     @property
     def size(self) -> int:

@@ -683,6 +683,27 @@ class RobotsTxt:
         # Idempotent on already normalised input, and one regex scan when nothing to do.
         return sel.match(_canon(path_query))
 
+    def matcher(self, agent: str) -> Callable[[str], RobotsMatch]:
+        """:meth:`match` for one agent, with the group selection resolved once: for callers
+        that ask about many paths (an audit's URLs of one origin)."""
+        sel = self._cache.get(agent) or self._select(agent)
+        lenient = self._lenient_slash
+        no_match = sel.no_match
+        select = sel.match
+
+        def match(path_query: str) -> RobotsMatch:
+            if not isinstance(path_query, str) or not path_query:
+                path_query = "/"
+            elif (
+                path_query.startswith("/robots.txt")
+                and (len(path_query) == 11 or path_query[11] == "?")
+                and not lenient
+            ):
+                return no_match
+            return select(_canon(path_query))
+
+        return match
+
     def group_records(self, agent: str, key: str) -> tuple[ExtensionRecord, ...]:
         """Records of ``key`` in the group(s) RFC 9309 selects for ``agent``."""
         sel = self._cache.get(agent) or self._select(agent)
