@@ -147,6 +147,28 @@ def status_line(status: int) -> str:
         return str(status)
 
 
+def _T(name: str) -> pa.DataType:
+    return S.DECISIONS.field(name).type
+
+
+_TDM_COLS = ("tdm_reservation", "tdm_source", "tdm_policy", "tdmrep_sha256")
+
+
+@dataclass(slots=True)
+class _Templated:
+    """One add_templated() call, kept as lists until its shard is flushed."""
+
+    info: tuple[str | None, str | None, str | None, int]
+    now: int
+    templates: Sequence[Decision]  # by reference: append-only (see add_templated)
+    index: list[int]
+    urls: list[str]
+    source_kind: str
+    input_row: list[int | None] | None
+    content_size: list[int | None] | None
+    dataset_id: list[str | None] | None
+
+
 def _by_identity(objs: list[Any]) -> tuple[list[Any], pa.Array]:
     """Distinct objects (by identity) and the take() indices that rebuild ``objs``."""
     slot: dict[int, int] = {}
@@ -198,6 +220,9 @@ class LedgerWriter:
         self._chain = ledger.chain
         self._lock = threading.RLock()
         self._bufs: list[list[tuple[Any, ...]]] = [[] for _ in range(shards)]
+        # add_templated() chunks per shard, and their row count (flush thresholds count both).
+        self._tbufs: list[list[_Templated]] = [[] for _ in range(shards)]
+        self._tcount: list[int] = [0] * shards
         self._buffered = 0
         self._hosts: dict[str, tuple[str | None, str | None, str | None, int]] = {}
         self._fetch_rows: list[dict[str, Any]] = []
@@ -376,13 +401,79 @@ class LedgerWriter:
                     self._flush_shard(info[3])
             self._buffered += len(decisions) - done
 
+    def add_templated(
+        self,
+        origin: str,
+        templates: Sequence[Decision],
+        index: Sequence[int],
+        urls: Sequence[str],
+        *,
+        source_kind: str = "manifest_audit",
+        input_row: Sequence[int | None] | None = None,
+        content_size: Sequence[int | None] | None = None,
+        dataset_id: Sequence[str | None] | None = None,
+    ) -> None:
+        """Buffer many decisions of one origin that share a few outcomes (the audit's path).
+
+        Row ``i`` is ``templates[index[i]]`` with its ``url`` replaced by ``urls[i]``; every
+        URL must belong to ``origin`` (``scheme://host[:port]``), which gives host, registrable
+        domain and shard once for the whole call. The optional sequences are per row. Rows
+        become Arrow columns at flush, with the templates' columns built once and taken per
+        row: a decision costs a list slot here instead of a Python object per column.
+
+        ``templates`` is kept by reference until the rows are flushed, so one origin's calls
+        can pass the same growing list (built once per flush): append to it, never change
+        or remove an entry.
+        """
+        n = len(urls)
+        if len(index) != n:
+            raise ValueError("index and urls differ in length")
+        for name, seq in (
+            ("input_row", input_row),
+            ("content_size", content_size),
+            ("dataset_id", dataset_id),
+        ):
+            if seq is not None and len(seq) != n:
+                raise ValueError(f"{name} and urls differ in length")
+        if source_kind not in SOURCE_KINDS:
+            raise ValueError(f"source_kind {source_kind!r} not in {SOURCE_KINDS}")
+        if n == 0:
+            return
+        if self._bg_error is not None or self._closed:
+            self._check()
+        prefix = origin.rstrip("/")
+        info = self._hosts.get(prefix) or self._host_info(prefix)
+        chunk = _Templated(
+            info,
+            time.time_ns() // 1000,
+            templates,  # type: ignore[arg-type]
+            list(index),
+            list(urls),
+            source_kind,
+            None if input_row is None else list(input_row),
+            None if content_size is None else list(content_size),
+            None if dataset_id is None else list(dataset_id),
+        )
+        k = info[3]
+        with self._lock:
+            self._tbufs[k].append(chunk)
+            self._tcount[k] += n
+            self._buffered += n
+            if len(self._bufs[k]) + self._tcount[k] >= self.flush_rows:
+                self._flush_snapshots_and_fetches()
+                self._flush_shard(k)
+
     def _flush_shard(self, k: int) -> None:
         rows = self._bufs[k]
-        if not rows:
+        chunks = self._tbufs[k]
+        if not rows and not chunks:
             return
+        n_t = self._tcount[k]
         self._bufs[k] = []
-        self._buffered -= len(rows)
-        table = self._decisions_table(rows)
+        self._tbufs[k] = []
+        self._tcount[k] = 0
+        self._buffered -= len(rows) + n_t
+        table = self._decisions_table(rows, chunks)
         write_segment(
             self._root,
             self._chain,
@@ -393,7 +484,7 @@ class LedgerWriter:
             run_id=self.run.run_id,
         )
         self.segments_written += 1
-        self.decisions_written += len(rows)
+        self.decisions_written += table.num_rows
         counts = self.counts
         for item in table.column("verdict").value_counts().to_pylist():
             if item["values"] in counts:
@@ -402,28 +493,127 @@ class LedgerWriter:
     def _const_array(self, name: str, value: Any, n: int, typ: pa.DataType) -> pa.Array:
         return pa.nulls(n, typ) if value is None else pa.repeat(pa.scalar(value, typ), n)
 
-    def _decisions_table(self, rows: list[tuple[Any, ...]]) -> pa.Table:
-        n = len(rows)
+    def _decisions_table(
+        self, rows: list[tuple[Any, ...]], chunks: Sequence[_Templated] = ()
+    ) -> pa.Table:
+        """One Arrow table from per-decision rows and templated chunks, rows first."""
+        # Per-row columns as Python lists (rows, then each chunk's rows), Decision-derived ones
+        # through the distinct Decision objects: templated rows share a few per origin.
         ds: list[Decision] = [r[0] for r in rows]
+        urls = [d.url for d in ds]
         cs: list[DecisionContext] = [r[1] for r in rows]
         infos = [r[2] for r in rows]
+        checked = [r[3] if r[1].checked_at is None else _us(r[1].checked_at) for r in rows]
+        any_ctx = any(c is not _NO_CTX for c in cs)
+        final_urls = [c.final_url or d.final_url for c, d in zip(cs, ds, strict=True)]
+        n_rows = len(rows)
+
+        def ctx(attr: str) -> list[Any]:
+            return [getattr(c, attr) for c in cs] if any_ctx else [None] * n_rows
+
+        source_kind = [c.source_kind for c in cs] if any_ctx else ["own_crawl"] * n_rows
+        input_row, content_size = ctx("input_row"), ctx("content_size")
+        run_dataset = self.run.dataset_id
+        dataset_id = (
+            [c.dataset_id or run_dataset for c in cs] if any_ctx else [run_dataset] * n_rows
+        )
+        snapshot_id, warc_file = ctx("snapshot_id"), ctx("warc_file")
+        warc_record_id, warc_offset = ctx("warc_record_id"), ctx("warc_offset")
+        # Templated chunks: one template list per origin (shared by that origin's chunks),
+        # so a row's Decision is an offset into the concatenated lists, never an object.
+        uniq_d, take_d = _by_identity(ds)
+        uniq_i, take_i = _by_identity(infos)
+        if chunks:
+            take_d = take_d.to_pylist()
+            take_i = take_i.to_pylist()
+            offsets: dict[int, int] = {}
+            for ch in chunks:
+                m = len(ch.urls)
+                tmpl = ch.templates
+                off = offsets.get(id(tmpl))
+                if off is None:
+                    off = offsets[id(tmpl)] = len(uniq_d)
+                    uniq_d += tmpl
+                take_d += [off + i for i in ch.index] if off else ch.index
+                take_i += [len(uniq_i)] * m
+                uniq_i.append(ch.info)
+                urls += ch.urls
+                checked += [ch.now] * m
+                final_urls += [tmpl[i].final_url for i in ch.index]
+                source_kind += [ch.source_kind] * m
+                input_row += ch.input_row if ch.input_row is not None else [None] * m
+                content_size += ch.content_size if ch.content_size is not None else [None] * m
+                dataset_id += (
+                    [v or run_dataset for v in ch.dataset_id]
+                    if ch.dataset_id is not None
+                    else [run_dataset] * m
+                )
+            take_d = pa.array(take_d, pa.int32())
+            take_i = pa.array(take_i, pa.int32())
+        n = len(urls)
+        if chunks:  # columns templated rows never set
+            pad = [None] * (n - n_rows)
+            snapshot_id += pad
+            warc_file += pad
+            warc_record_id += pad
+            warc_offset += pad
         start = self._id_counter
         self._id_counter += n
         base = self._id_base
         ids = [f"{base}-{c:012x}" for c in range(start, start + n)]
-        checked = [r[3] if r[1].checked_at is None else _us(r[1].checked_at) for r in rows]
-        # Decisions of one origin and agent share one RobotsOutcome object, and one origin's
-        # decisions share one host-info tuple: build those columns once per distinct object.
-        uniq, take = _by_identity([d.robots for d in ds])
-        hinfo, htake = _by_identity(infos)
+        # Without chunks and with every Decision distinct, take_d is the identity.
+        identity = not chunks and len(uniq_d) == n
+        dcols = self._decision_columns(uniq_d, None if identity else take_d)
+        hinfo, htake = uniq_i, take_i
+        run = self.run
+        cols: dict[str, Any] = {
+            "decision_id": ids,
+            "run_id": self._const_array("run_id", run.run_id, n, pa.string()),
+            "url": urls,
+            "final_url": final_urls,
+            "origin": pa.array([i[0] for i in hinfo], S.S).take(htake),
+            "host": pa.array([i[1] for i in hinfo], S.S).take(htake),
+            "registrable_domain": pa.array([i[2] for i in hinfo], S.S).take(htake),
+            **{k: dcols[k] for k in ("agent", "purpose", "mode", "verdict", "reasons")},
+            "checked_at": checked,
+            **{k: v for k, v in dcols.items() if k.startswith("robots_")},
+            **{k: dcols[k] for k in _TDM_COLS},
+            "evidence": dcols["evidence"],
+            "licences": dcols["licences"],
+            "content_size": content_size,
+            "source_kind": source_kind,
+            "dataset_id": dataset_id,
+            "snapshot_id": snapshot_id,
+            "tool_version": self._const_array("tool_version", run.tool_version, n, pa.string()),
+            "config_sha256": self._const_array("config_sha256", run.config_sha256, n, pa.string()),
+            "errors": dcols["errors"],
+            "warc_file": warc_file,
+            "warc_record_id": warc_record_id,
+            "warc_offset": warc_offset,
+            "input_row": input_row,
+        }
+        arrays = [
+            v if isinstance(v, pa.Array) else pa.array(v, f.type)
+            for f, v in zip(S.DECISIONS, cols.values(), strict=True)
+        ]
+        return pa.Table.from_arrays(
+            arrays, schema=S.with_metadata("decisions", S.DECISIONS, run.tool_version)
+        )
+
+    def _decision_columns(self, uniq: list[Decision], take: pa.Array | None) -> dict[str, pa.Array]:
+        """The columns that come from the Decision alone: built for the distinct ``uniq`` and
+        taken per row by ``take`` (None: one row per element of ``uniq``)."""
+        shared = take is not None
+        # Decisions of one origin and agent share one RobotsOutcome object.
+        robs, rtake = _by_identity([d.robots for d in uniq])
 
         def rob(attr: str, typ: pa.DataType, conv: Any = None) -> pa.Array:
-            vals = [None if r is None else getattr(r, attr) for r in uniq]
+            vals = [None if r is None else getattr(r, attr) for r in robs]
             if conv is not None:
                 vals = [conv(v) for v in vals]
-            return pa.array(vals, typ).take(take)
+            return pa.array(vals, typ).take(rtake)
 
-        evs = [d.evidence for d in ds]
+        evs = [d.evidence for d in uniq]
         offsets = pa.array([0, *accumulate(len(e) for e in evs)], pa.int32())
         flat = [e for ev in evs for e in ev]
         ev_struct = pa.StructArray.from_arrays(
@@ -433,29 +623,12 @@ class LedgerWriter:
             ],
             fields=list(S.EVIDENCE),
         )
-        evidence = pa.ListArray.from_arrays(offsets, ev_struct)
-        any_ctx = any(c is not _NO_CTX for c in cs)
-
-        def ctx(attr: str, typ: pa.DataType) -> Any:
-            return [getattr(c, attr) for c in cs] if any_ctx else pa.nulls(n, typ)
-
-        final_urls = [c.final_url or d.final_url for c, d in zip(cs, ds, strict=True)]
-        source_kind = [c.source_kind for c in cs] if any_ctx else ["own_crawl"] * n
-        run = self.run
-        cols: dict[str, Any] = {
-            "decision_id": ids,
-            "run_id": self._const_array("run_id", run.run_id, n, pa.string()),
-            "url": [d.url for d in ds],
-            "final_url": final_urls,
-            "origin": pa.array([i[0] for i in hinfo], S.S).take(htake),
-            "host": pa.array([i[1] for i in hinfo], S.S).take(htake),
-            "registrable_domain": pa.array([i[2] for i in hinfo], S.S).take(htake),
-            "agent": [d.agent for d in ds],
-            "purpose": [d.purpose for d in ds],
-            "mode": [d.mode for d in ds],
-            "verdict": [d.verdict for d in ds],
-            "reasons": _list_column([d.reasons for d in ds], S.LS),
-            "checked_at": checked,
+        cols: dict[str, pa.Array] = {
+            "agent": pa.array([d.agent for d in uniq], _T("agent")),
+            "purpose": pa.array([d.purpose for d in uniq], _T("purpose")),
+            "mode": pa.array([d.mode for d in uniq], _T("mode")),
+            "verdict": pa.array([d.verdict for d in uniq], _T("verdict")),
+            "reasons": _list_column([d.reasons for d in uniq], S.LS),
             "robots_url": rob("url", S.S),
             "robots_sha256": rob("sha256", S.S),
             "robots_fetched_at": rob("fetched_at", S.TS, _us),
@@ -467,33 +640,14 @@ class LedgerWriter:
             "robots_group": rob("group", S.S),
             "robots_truncated": rob("truncated", S.B),
             "robots_error": rob("error", S.S),
-            "tdm_reservation": [d.tdm_reservation for d in ds],
-            "tdm_source": [d.tdm_source for d in ds],
-            "tdm_policy": [d.tdm_policy for d in ds],
-            "tdmrep_sha256": [d.tdmrep_sha256 for d in ds],
-            "evidence": evidence,
-            "licences": _list_column([d.licences for d in ds], S.LS),
-            "content_size": ctx("content_size", S.I64),
-            "source_kind": source_kind,
-            "dataset_id": [c.dataset_id or run.dataset_id for c in cs]
-            if any_ctx
-            else self._const_array("dataset_id", run.dataset_id, n, pa.string()),
-            "snapshot_id": ctx("snapshot_id", S.S),
-            "tool_version": self._const_array("tool_version", run.tool_version, n, pa.string()),
-            "config_sha256": self._const_array("config_sha256", run.config_sha256, n, pa.string()),
-            "errors": _list_column([d.errors for d in ds], S.LS),
-            "warc_file": ctx("warc_file", S.S),
-            "warc_record_id": ctx("warc_record_id", S.S),
-            "warc_offset": ctx("warc_offset", S.I64),
-            "input_row": ctx("input_row", S.I64),
+            **{c: pa.array([getattr(d, c) for d in uniq], _T(c)) for c in _TDM_COLS},
+            "evidence": pa.ListArray.from_arrays(offsets, ev_struct),
+            "licences": _list_column([d.licences for d in uniq], S.LS),
+            "errors": _list_column([d.errors for d in uniq], S.LS),
         }
-        arrays = [
-            v if isinstance(v, pa.Array) else pa.array(v, f.type)
-            for f, v in zip(S.DECISIONS, cols.values(), strict=True)
-        ]
-        return pa.Table.from_arrays(
-            arrays, schema=S.with_metadata("decisions", S.DECISIONS, run.tool_version)
-        )
+        if shared:
+            cols = {k: v.take(take) for k, v in cols.items()}
+        return cols
 
     # -- fetches and snapshots -------------------------------------------------------------
 
