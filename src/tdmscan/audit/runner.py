@@ -2,11 +2,11 @@
 
 Only origins are async tasks. For each origin the three site files are fetched once (through
 the Scanner's origin cache), then every URL of that origin is decided in a tight synchronous
-loop over ``policy.decide`` with the origin's parsed signals, straight into the ledger
-writer. Rows arrive from DuckDB sorted by origin; the fetches run up to ``window`` origins
-ahead of the decision loop. A group whose origin is still being fetched (a slow host) is
-parked and the loop moves on, so one hanging host does not stall the run; parked rows are
-bounded by ``park_limit`` and beyond that the loop waits.
+loop against a ``policy.SiteDecider`` (``policy.decide`` memoised per distinct outcome),
+straight into the ledger writer's columnar path. Rows arrive from DuckDB sorted by origin;
+the fetches run up to ``window`` origins ahead of the decision loop. A group whose origin is
+still being fetched (a slow host) is parked and the loop moves on, so one hanging host does
+not stall the run; parked rows are bounded by ``park_limit`` and beyond that the loop waits.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 import signal
 import socket
 import tempfile
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -100,12 +100,14 @@ class AuditResult:
 
 
 class _Parked:
-    __slots__ = ("group", "slices", "task")
+    __slots__ = ("decider", "group", "slices", "task")
 
     def __init__(self, group: OriginGroup, task: asyncio.Future[Any] | None) -> None:
         self.group = group
         self.task = task
         self.slices: list[pa.RecordBatch] = []
+        #: The origin's memoised decisions, made on its first batch (see _decide_batch).
+        self.decider: policy.SiteDecider | None = None
 
 
 def _runs_of(batch: pa.RecordBatch) -> list[tuple[int, int, int]]:
@@ -127,6 +129,18 @@ def _runs_of(batch: pa.RecordBatch) -> list[tuple[int, int, int]]:
 
 # Anything parse_url would rewrite: non-printable or non-ASCII, escapes, fragments, backslashes.
 _NEEDS_FULL_PARSE = re.compile(r"[^\x21-\x7e]|[%#\\]")
+
+
+def fast_path(url: str, prefix: str) -> str | None:
+    """The normalised path+query of ``url`` when ``fast_parse`` would succeed, else None."""
+    if (
+        not url.startswith(prefix)
+        or len(url) > MAX_URL_LENGTH
+        or url[-1] == "?"
+        or _NEEDS_FULL_PARSE.search(url) is not None
+    ):
+        return None
+    return url[len(prefix) - 1 :]
 
 
 def fast_parse(url: str, prefix: str, base: ParsedURL) -> ParsedURL | None:
@@ -474,8 +488,10 @@ class AuditRunner:
                 deep_tasks.add(t)
                 t.add_done_callback(deep_tasks.discard)
                 return
+            if p.decider is None:
+                p.decider = policy.SiteDecider(site, agents, purpose=c.purpose, mode=c.mode)
             for b in slices:
-                self._decide_batch(p.group, site, writer, agents, b)
+                self._decide_batch(p.group, p.decider, writer, agents, b)
                 state["since_yield"] += b.num_rows
                 if state["since_yield"] >= YIELD_EVERY:
                     state["since_yield"] = 0
@@ -558,34 +574,77 @@ class AuditRunner:
     def _decide_batch(
         self,
         group: OriginGroup,
-        site: policy.SiteSignals | None,
+        decider: policy.SiteDecider,
         writer: Any,
         agents: tuple[str, ...],
         b: pa.RecordBatch,
     ) -> None:
-        """The hot loop: every URL of one origin against that origin's parsed signals."""
+        """The hot loop: every URL of one origin against that origin's memoised decisions.
+
+        A URL costs a path match per protocol and a few list appends: ``decider`` runs the full
+        ``policy.decide`` once per distinct outcome, and the writer turns (template, URL) pairs
+        into Arrow columns at flush. Invalid rows and URLs the SQL plan put under the wrong
+        origin take the slow path (Decision objects, or a straggler decided at the end).
+        """
         rows, urls, sizes, datasets, pres, dones = self._contexts(b)
         c = self.config
         purpose, mode = c.purpose, c.mode
-        decide = policy.decide
-        # One add_many per batch: the writer's per-call overhead dwarfs its per-row cost.
-        out_ds: list[Decision] = []
-        out_ctx: list[Any] = []
-        Ctx = self._ctx_cls
         own = agents[0]
         verdicts = self.counters.verdicts
-        prefix = None if group.origin is None else group.origin + "/"
-        base = None if group.origin is None else parse_url(prefix)  # type: ignore[arg-type]
+        origin = group.origin
+        prefix = None if origin is None else origin + "/"
+        base = None if prefix is None else parse_url(prefix)
         stragglers = self._stragglers
         all_agents = list(agents)
+        one_agent = len(agents) == 1
+        index = decider.index
+        index_path = decider.index_path
+        # The templated rows of this batch (all of one origin), as parallel lists.
+        t_idx: list[int] = []
+        t_url: list[str] = []
+        t_row: list[int] = []
+        t_size: list[Any] = []
+        t_ds: list[Any] = []
+        own_idx: list[int] = []  # template of the own agent per URL, for the verdict counts
+        slow: list[Decision] = []
+        slow_ctx: list[Any] = []
+        Ctx = self._ctx_cls
         n_dec = 0
         n_straggle = 0
         for i in range(len(urls)):
             url = urls[i]
             done = dones[i]
-            ag = all_agents if done is None else [a for a in all_agents if a not in done]
             pre = pres[i]
-            if pre is not None:
+            target: ParsedURL | None = None
+            path = None if pre is not None or prefix is None else fast_path(url, prefix)
+            if path is not None:
+                # Canonical already: the URL is its own parse (fast_parse), built only when
+                # the decider meets a new selection.
+                idxs = index_path(
+                    path,
+                    lambda url=url, path=path: ParsedURL(  # type: ignore[misc]
+                        base.scheme,  # type: ignore[union-attr]
+                        base.host,  # type: ignore[union-attr]
+                        base.port,  # type: ignore[union-attr]
+                        path,
+                        url,
+                    ),
+                )
+                canonical = url
+            elif pre is None:
+                try:
+                    target = parse_url(url)
+                except InvalidURL as exc:
+                    pre = exc.reason
+                else:
+                    if target.origin != origin:
+                        # The SQL origin guess disagrees with parse_url: decide it later with
+                        # the right origin's signals rather than with the wrong ones now.
+                        stragglers.append((rows[i], url, sizes[i], datasets[i], done))
+                        n_straggle += 1
+                        continue
+            if path is None and target is None:
+                ag = all_agents if done is None else [a for a in all_agents if a not in done]
                 ds = [
                     Decision(
                         url=url,
@@ -597,32 +656,55 @@ class AuditRunner:
                     )
                     for a in ag
                 ]
+                slow += ds
+                slow_ctx += [
+                    Ctx(
+                        source_kind="manifest_audit",
+                        input_row=rows[i],
+                        content_size=sizes[i],
+                        dataset_id=datasets[i],
+                    )
+                ] * len(ds)
+                n_dec += len(ds)
+                if ag and ag[0] == own:
+                    verdicts["invalid"] += 1
+                continue
+            if path is None:
+                idxs = index(target)  # type: ignore[arg-type]
+                canonical = target.url  # type: ignore[union-attr]
+            if done is None and one_agent:
+                t_idx.append(idxs[0])
+                k = 1
             else:
-                target = None if base is None else fast_parse(url, prefix, base)  # type: ignore[arg-type]
-                ds = decide(target or url, ag, site, purpose=purpose, mode=mode)
-                if (
-                    ds
-                    and ds[0].verdict != "invalid"
-                    and (prefix is None or not ds[0].url.startswith(prefix))
-                ):
-                    # The SQL origin guess disagrees with parse_url: decide it later with the
-                    # right origin's signals rather than with the wrong ones now.
-                    stragglers.append((rows[i], url, sizes[i], datasets[i], done))
-                    n_straggle += 1
+                k = 0
+                for a, j in zip(all_agents, idxs, strict=True):
+                    if done is None or a not in done:
+                        t_idx.append(j)
+                        k += 1
+                if not k:
                     continue
-            ctx = Ctx(
-                source_kind="manifest_audit",
-                input_row=rows[i],
-                content_size=sizes[i],
-                dataset_id=datasets[i],
+            if done is None or own not in done:
+                own_idx.append(idxs[0])
+            t_url += [canonical] * k
+            t_row += [rows[i]] * k
+            t_size += [sizes[i]] * k
+            t_ds += [datasets[i]] * k
+            n_dec += k
+        if slow:
+            writer.add_many(slow, slow_ctx)
+        if t_idx:
+            writer.add_templated(
+                origin,  # type: ignore[arg-type]
+                decider.templates,
+                t_idx,
+                t_url,
+                input_row=t_row,
+                content_size=t_size,
+                dataset_id=t_ds,
             )
-            out_ds.extend(ds)
-            out_ctx.extend([ctx] * len(ds))
-            n_dec += len(ds)
-            if ag and ag[0] == own and ds:
-                verdicts[ds[0].verdict] += 1
-        if out_ds:
-            writer.add_many(out_ds, out_ctx)
+            tmpl = decider.templates
+            for j, cnt in Counter(own_idx).items():
+                verdicts[tmpl[j].verdict] += cnt
         self.counters.rows += len(urls) - n_straggle
         self.counters.decisions += n_dec
 
