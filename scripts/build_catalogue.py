@@ -4,6 +4,8 @@
 The seed (``robots.json`` of ai-robots-txt/ai.robots.txt, MIT) describes each agent in free
 text. Every agent gets a category: curated overrides for the well-known agents, keyword
 heuristics for the rest (recorded as ``"classified": "heuristic"`` so a reviewer can tell).
+Heuristic "training" guesses are then checked against :data:`REVIEWED` (``"reviewed"``,
+with a ``review_note``): they drive the conservative training-agent inference.
 
 Usage: python scripts/build_catalogue.py [SEED_JSON] [OUT_JSON]
 """
@@ -23,7 +25,7 @@ SOURCE = "https://github.com/ai-robots-txt/ai.robots.txt (robots.json)"
 SOURCE_COMMIT = "738c80d"
 SOURCE_DATE = "2026-08-22"
 #: Bump the suffix whenever the overrides or heuristics change for the same seed.
-CATALOGUE_VERSION = f"{SOURCE_DATE}.1"
+CATALOGUE_VERSION = f"{SOURCE_DATE}.2"
 
 CATEGORIES = ("training", "search", "user-fetch", "control-token", "data-provider", "other")
 
@@ -124,6 +126,48 @@ def _token_ok(token: str) -> bool:
     return re.fullmatch(r"[A-Za-z_-]+", token) is not None
 
 
+#: Keyword guesses that said "training", checked by hand against the seed's description
+#: (token, lower-case -> whether it trains, why). Every training token drives the conservative
+#: ``robots:training-agent-disallow`` inference, so a generic or non-AI name here would turn
+#: ordinary crawl rules into training reservations.
+_NOT_TRAINING = "not a training crawler: "
+REVIEWED: dict[str, tuple[bool, str]] = {
+    "spider": (
+        False,
+        _NOT_TRAINING + "a generic word many unrelated crawlers use; the seed "
+        "documents no operator or purpose",
+    ),
+    "imagespider": (False, _NOT_TRAINING + "no description in the seed; a generic name"),
+    "lcc": (False, _NOT_TRAINING + "no description in the seed; purpose unknown"),
+    "awario": (False, _NOT_TRAINING + "the seed says it is not known to be AI-related"),
+    "datenbank crawler": (False, _NOT_TRAINING + "the seed says it is not known to be AI-related"),
+    "echobot bot": (False, _NOT_TRAINING + "the seed says it is not known to be AI-related"),
+    "wardbot": (False, _NOT_TRAINING + "the seed says it is not known to be AI-related"),
+    "netestate imprint crawler": (
+        False,
+        _NOT_TRAINING + "collects site imprints for business data; no AI use documented",
+    ),
+    "lightpanda": (False, _NOT_TRAINING + "a headless browser, not a crawler with a purpose"),
+    "agenttimes": (
+        False,
+        _NOT_TRAINING + "AI news aggregation from feeds (AI input), not training",
+    ),
+}
+_CONFIRMED = "the seed documents collection to train or feed AI models or datasets"
+
+
+def review(token: str, category: str, trains: bool, how: str) -> tuple[str, bool, str, str]:
+    """Apply :data:`REVIEWED` to a heuristic "trains" guess; returns (category, trains, how,
+    note)."""
+    if how != "heuristic" or not trains:
+        return category, trains, how, ""
+    found = REVIEWED.get(token.lower())
+    if found is None:
+        return category, trains, "reviewed", _CONFIRMED
+    keep, note = found
+    return (category if keep else "other"), keep, "reviewed", note
+
+
 def classify(token: str, entry: dict[str, str]) -> tuple[str, bool, str]:
     cur = CURATED.get(token.lower())
     if cur is not None:
@@ -148,7 +192,8 @@ def build(seed: dict[str, dict[str, str]]) -> dict[str, object]:
     for token, entry in seed.items():
         if not isinstance(entry, dict):
             continue
-        category, trains, how = classify(token, entry)
+        category, trains, how, note = review(token, *classify(token, entry))
+        extra = {"review_note": note} if note else {}
         agents.append(
             {
                 "token": token,
@@ -160,6 +205,7 @@ def build(seed: dict[str, dict[str, str]]) -> dict[str, object]:
                 "description": _plain(entry.get("description", "")),
                 "valid_token": _token_ok(token),
                 "classified": how,
+                **extra,
             }
         )
     return {

@@ -28,7 +28,10 @@ class Agent:
     valid_token: bool
     trains: bool = False  # its robots.txt group speaks about AI training
     function: str = ""
-    classified: str = "curated"  # "curated" | "heuristic"
+    # "curated" (from the source's own wording), "reviewed" (a keyword guess checked by hand
+    # against the source's description; ``review_note`` says why) or "heuristic" (unchecked).
+    classified: str = "curated"
+    review_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ def _agent(d: Any) -> Agent | None:
         trains=bool(d.get("trains", False)),
         function=str(d.get("function", "")),
         classified=str(d.get("classified", "curated")),
+        review_note=str(d.get("review_note", "")),
     )
 
 
