@@ -98,3 +98,27 @@ def test_json_shipped_and_reproducible(tmp_path):
     out = tmp_path / "agents.json"
     assert mod["main"](["x", str(seed), str(out)]) == 0
     assert json.loads(out.read_text()) == json.loads(shipped.read_text())
+
+
+def test_reviewed_generic_names_are_not_training_tokens():
+    from tdmscan.policy import evaluate
+    from tdmscan.signals.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    tokens = {t.lower() for t in cat.training_tokens()}
+    for generic in ("spider", "imagespider", "lcc", "awario", "lightpanda", "echobot"):
+        assert generic not in tokens
+    assert {"gptbot", "ccbot", "claudebot", "google-extended", "kangaroo"} <= tokens
+    # Every training token is either curated or checked by hand, with a reason on record.
+    for a in cat.agents:
+        if a.trains:
+            assert a.classified in ("curated", "reviewed"), a.token
+        if a.classified == "reviewed":
+            assert a.review_note, a.token
+    # An old "User-agent: Spider" block is about crawling, not a training reservation...
+    old = b"User-agent: Spider\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    assert evaluate("https://a.test/x", "tdmscan", robots_txt=old).verdict == "allowed"
+    # ...while a group naming a training crawler still is (conservative inference).
+    ai = b"User-agent: Kangaroo Bot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    d = evaluate("https://a.test/x", "tdmscan", robots_txt=ai)
+    assert d.verdict == "reserved" and "robots:training-agent-disallow" in d.reasons
