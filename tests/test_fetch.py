@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import gzip
 import ipaddress
 import socket
 import time
 import zlib
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from multidict import istr
 
+from tdmscan.fakeweb import Resp, Site
 from tdmscan.fetch import (
     CrawlDelayGate,
     FetchLimits,
@@ -23,7 +30,10 @@ from tdmscan.fetch import (
     make_fetcher,
     proxy_for,
 )
+from tdmscan.fetch.aiohttp_fetcher import AiohttpFetcher, _Deadlines, _Gate, _Slots
+from tdmscan.fetch.base import Hop, _fetched, _route_prefix, _Trail, origin_key
 from tdmscan.fetch.body import BodyReader
+from tdmscan.fetch.guard import ip_literal
 from tdmscan.types import Fetched, SiteFiles
 
 pytestmark = pytest.mark.anyio
@@ -699,3 +709,439 @@ def test_crawl_delay_gate_books_slots_and_caps():
     assert gate.clamped == 2
     clock.t = 100
     assert gate.reserve("http://a.test", 2) == 0
+
+
+# ------------------------------------------------------------------------- aiohttp internals
+# AiohttpFetcher.get runs on its own asyncio primitives (one shared deadline timer, synchronous
+# slots) instead of the base class's anyio ones; these pin the same rules down for it.
+
+
+def _proxied(fakeweb, monkeypatch, sites):
+    fw = fakeweb(sites)
+    monkeypatch.setenv("HTTP_PROXY", fw.proxy_url)
+    return fw
+
+
+def _idle(f: AiohttpFetcher) -> bool:
+    """No deadline, origin entry or global slot left behind."""
+    return (
+        len(f._deadlines) == 0
+        and len(f._slots) == 0
+        and f._slots._global.free == f.limits.global_concurrency
+    )
+
+
+async def test_aiohttp_deadline_keeps_the_redirect_trail(fakeweb, monkeypatch):
+    _proxied(
+        fakeweb,
+        monkeypatch,
+        [
+            Site("a.test", {"/robots.txt": Resp(301, location="http://b.test/robots.txt")}),
+            Site("b.test", {"/robots.txt": Resp(hang=True), "/ok": Resp(body="fine")}),
+        ],
+    )
+    start = time.monotonic()
+    async with AiohttpFetcher(limits=FetchLimits(total_timeout=0.3)) as f:
+        got = await f.get("http://a.test/robots.txt", max_bytes=100)
+        assert got.error == "timeout" and got.status is None and got.unreachable
+        assert got.redirects == ("http://a.test/robots.txt",)
+        assert got.final_url == "http://b.test/robots.txt"
+        assert f.requests == 2
+        # The deadline's cancellation was taken back: the task carries on undisturbed.
+        assert asyncio.current_task().cancelling() == 0
+        await asyncio.sleep(0.01)
+        assert _idle(f)
+        again = await f.get("http://b.test/ok", max_bytes=100)
+        assert again.ok and again.body == b"fine"
+    assert time.monotonic() - start < 2.0
+
+
+async def test_aiohttp_deadline_covers_a_dripping_body(fakeweb, monkeypatch):
+    _proxied(fakeweb, monkeypatch, [Site("a.test", {"/": Resp(body=b"x" * 100_000, drip=2000)})])
+    async with AiohttpFetcher(limits=FetchLimits(total_timeout=0.3)) as f:
+        got = await f.get("http://a.test/", max_bytes=MiB)
+        assert got.error == "timeout" and _idle(f)
+
+
+async def test_aiohttp_cancelling_the_caller_propagates(fakeweb, monkeypatch):
+    _proxied(fakeweb, monkeypatch, [Site("a.test", {"/robots.txt": Resp(hang=True)})])
+    async with AiohttpFetcher(limits=FetchLimits(total_timeout=5)) as f:
+        task = asyncio.create_task(f.get("http://a.test/robots.txt", max_bytes=100))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _idle(f)
+
+
+async def test_aiohttp_outer_deadline_is_not_the_fetchers(fakeweb, monkeypatch):
+    """A shorter deadline around ``get`` fires as the caller's, never as ``error="timeout"``."""
+    _proxied(fakeweb, monkeypatch, [Site("a.test", {"/robots.txt": Resp(hang=True)})])
+    async with AiohttpFetcher(limits=FetchLimits(total_timeout=5)) as f:
+        got = None
+        with anyio.move_on_after(0.2) as scope:
+            got = await f.get("http://a.test/robots.txt", max_bytes=100)
+        assert scope.cancelled_caught and got is None
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await f.get("http://a.test/robots.txt", max_bytes=100)
+        assert _idle(f)
+
+
+async def test_aiohttp_reads_whole_bodies_caps_and_decodes(fakeweb, monkeypatch):
+    big = bytes(range(256)) * 1200  # 300 KiB: several reads
+    _proxied(
+        fakeweb,
+        monkeypatch,
+        [
+            Site(
+                "a.test",
+                {
+                    "/big": Resp(body=big),
+                    "/gz": Resp(body="User-agent: *\nDisallow: /\n", gzip=True),
+                    "/two": Resp(headers=[("X-Robots-Tag", "noai"), ("X-Robots-Tag", "noimageai")]),
+                },
+            )
+        ],
+    )
+    async with AiohttpFetcher() as f:
+        got = await f.get("http://a.test/big", max_bytes=MiB)
+        assert got.body == big and not got.truncated
+        assert got.sha256 == Fetched(body=big).sha256
+        capped = await f.get("http://a.test/big", max_bytes=1000)
+        assert capped.body == big[:1000] and capped.truncated
+        gz = await f.get("http://a.test/gz", max_bytes=1000)
+        assert gz.body == b"User-agent: *\nDisallow: /\n"
+        assert all(type(k) is str and type(v) is str for k, v in gz.headers)
+        assert gz.header("content-encoding") == "gzip"
+        two = await f.get("http://a.test/two", max_bytes=1000)
+        assert two.header_values("x-robots-tag") == ["noai", "noimageai"]
+
+
+class _FakeHops(AiohttpFetcher):
+    """``get`` with the network replaced: each hop holds for ``hold`` seconds (or until
+    cancelled) and answers 200, recording how many hops ran at once per origin and overall."""
+
+    def __init__(self, hold: float = 0.02, **kw):
+        super().__init__(**kw)
+        self.hold = hold
+        self.active: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+
+    def _count(self, key: str, step: int) -> None:
+        self.active[key] = self.active.get(key, 0) + step
+        self.peak[key] = max(self.peak.get(key, 0), self.active[key])
+
+    async def _hop(self, url, *, max_bytes, stop_at_head, proxy):
+        key = origin_key(url)
+        self._count(key, 1)
+        self._count("*", 1)
+        try:
+            await asyncio.sleep(self.hold)
+        finally:
+            self._count(key, -1)
+            self._count("*", -1)
+        return Hop(200, (("Content-Type", "text/plain"),), b"ok")
+
+
+async def test_aiohttp_slots_per_origin_and_global():
+    f = _FakeHops(limits=FetchLimits(per_origin_concurrency=2, global_concurrency=3))
+    urls = [f"http://{h}.test/{i}" for h in ("a", "b", "c") for i in range(6)]
+    got = await asyncio.gather(*(f.get(u, max_bytes=10) for u in urls))
+    assert all(g.ok for g in got)
+    assert f.peak["*"] == 3
+    assert max(v for k, v in f.peak.items() if k != "*") == 2
+    assert _idle(f)
+
+
+async def test_aiohttp_slots_survive_cancelled_waiters():
+    f = _FakeHops(hold=0.05, limits=FetchLimits(per_origin_concurrency=1, global_concurrency=2))
+    urls = [f"http://a.test/{i}" for i in range(6)]  # 0 runs, 1-5 wait for the origin
+    urls += [f"http://b.test/{i}" for i in range(3)]  # 6 runs (global now full), 7-8 wait
+    urls += [f"http://c.test/{i}" for i in range(2)]  # 9 waits for a global slot, 10 for c's
+    tasks = [asyncio.create_task(f.get(u, max_bytes=10)) for u in urls]
+    await asyncio.sleep(0.01)
+    assert f._slots._global.free == 0 and len(f._slots._global.waiters) == 1
+    cancelled = (1, 3, 7, 9)
+    for i in cancelled:
+        tasks[i].cancel()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for i, r in enumerate(results):
+        if i in cancelled:
+            assert isinstance(r, asyncio.CancelledError)
+        else:
+            assert r.ok
+    assert f.peak["http://a.test"] == 1 and f.peak["http://c.test"] == 1 and f.peak["*"] == 2
+    assert _idle(f)
+
+
+def test_slots_accounting():
+    slots = _Slots(2, 3)
+    a1, a2 = slots.take("a"), slots.take("a")
+    assert a1 is a2 and slots.take("a") is None  # origin full
+    b1 = slots.take("b")
+    assert b1 is not None and slots.take("c") is None  # global full
+    slots.release("a", a1)
+    assert slots.take("a") is a2  # the origin's slot and a global one came back
+    slots.release("a", a2)
+    slots.release("a", a2)
+    slots.release("b", b1)
+    assert len(slots) == 0 and slots._global.free == 3
+    c = slots.take("c")
+    assert c is not None and c.free == 1 and c.users == 1
+
+
+async def test_gate_passes_on_a_slot_given_to_a_cancelled_waiter():
+    gate = _Gate(0)
+    first = asyncio.create_task(gate.wait())
+    second = asyncio.create_task(gate.wait())
+    await asyncio.sleep(0)
+    gate.give()  # hands the slot to ``first``...
+    first.cancel()  # ...which is cancelled before it runs: ``second`` must get the slot
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await asyncio.wait_for(second, 1)
+    gate.give()
+    assert gate.free == 1 and not gate.waiters
+
+
+async def test_aiohttp_fake_hops_time_out_and_follow_slots():
+    f = _FakeHops(hold=10, limits=FetchLimits(total_timeout=0.1, per_origin_concurrency=1))
+    start = time.monotonic()
+    got = await asyncio.gather(*(f.get(f"http://a.test/{i}", max_bytes=10) for i in range(3)))
+    # One at a time, each with its own deadline counted from when it got its slots.
+    assert [g.error for g in got] == ["timeout"] * 3
+    assert 0.28 <= time.monotonic() - start < 2.0
+    assert all(0.09 <= g.elapsed < 1.0 for g in got)
+    assert _idle(f)
+
+
+async def test_deadlines_expire_in_order_and_rearm():
+    deadlines = _Deadlines(0.1)
+    loop = asyncio.get_running_loop()
+
+    async def body(hold: float):
+        d = deadlines.enter()
+        start = loop.time()
+        try:
+            await asyncio.sleep(hold)
+        except asyncio.CancelledError:
+            assert deadlines.leave(d)
+            await asyncio.sleep(0)  # no leftover cancellation
+            return "timeout", loop.time() - start, asyncio.current_task().cancelling()
+        assert not deadlines.leave(d)
+        return "done", loop.time() - start, asyncio.current_task().cancelling()
+
+    quick = asyncio.create_task(body(0.01))
+    await asyncio.sleep(0.05)
+    slow = asyncio.create_task(body(10))
+    assert await quick == ("done", pytest.approx(0.01, abs=0.05), 0)
+    status, took, cancelling = await slow
+    assert status == "timeout" and 0.1 <= took + 0.005 < 0.5 and cancelling == 0
+    assert len(deadlines) == 0
+    later = asyncio.create_task(body(10))  # the queue ran empty: a new entry arms a new timer
+    status, took, _ = await later
+    assert status == "timeout" and took < 0.5
+    deadlines.close()
+
+
+@pytest.mark.parametrize("outer_first", [True, False])
+async def test_deadline_and_outer_cancel_at_once_is_a_cancellation(outer_first):
+    """Both before the task runs again, in either order: the outer cancellation wins."""
+    deadlines = _Deadlines(10)
+    entered = asyncio.Event()
+
+    async def body():
+        d = deadlines.enter()
+        entered.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if not deadlines.leave(d):
+                raise
+            return "timeout"
+
+    task = asyncio.create_task(body())
+    await entered.wait()
+
+    def expire_now():
+        for d in deadlines._queue:
+            d.when = 0.0
+        deadlines._expire()
+
+    first, second = (task.cancel, expire_now) if outer_first else (expire_now, task.cancel)
+    first()
+    second()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(deadlines) == 0
+    deadlines.close()
+
+
+async def test_deadline_alone_is_a_timeout():
+    deadlines = _Deadlines(10)
+    entered = asyncio.Event()
+
+    async def body():
+        d = deadlines.enter()
+        entered.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if not deadlines.leave(d):
+                raise
+            await asyncio.sleep(0)
+            return "timeout", asyncio.current_task().cancelling()
+
+    task = asyncio.create_task(body())
+    await entered.wait()
+    for d in deadlines._queue:
+        d.when = 0.0
+    deadlines._expire()
+    assert await task == ("timeout", 0)
+    deadlines.close()
+
+
+def _reference_fetched(status, headers, body, error, trail, fetched_at, elapsed, truncated):
+    return Fetched(
+        status=status,
+        headers=headers,
+        body=body,
+        error=error,
+        url=trail.url,
+        final_url=trail.current,
+        redirects=tuple(trail.redirects),
+        fetched_at=fetched_at,
+        elapsed=elapsed,
+        truncated=truncated,
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        (),
+        (("Content-Type", "text/plain"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")),
+        ((istr("Content-Type"), "text/plain"), (istr("X-Robots-Tag"), "noai")),
+        ((b"Content-Type", b"text/plain"), ("X", "y")),
+        [("Content-Type", "text/plain")],
+        {"Content-Type": "text/plain"},
+        (("a", "b", "c"), ("Content-Type", "text/plain")),
+        ((1, 2),),
+    ],
+)
+@pytest.mark.parametrize("body", [b"", b"User-agent: *\n", bytearray(b"xy"), "text"])
+def test_fetched_fast_construction_equals_the_constructor(headers, body):
+    trail = _Trail("http://a.test/robots.txt", "http://b.test/robots.txt")
+    trail.redirects.append("http://a.test/robots.txt")
+    args = (200, headers, body, None, trail, datetime.now(UTC), 0.25, True)
+    fast, ref = _fetched(*args), _reference_fetched(*args)
+    assert type(fast) is Fetched
+    for name in (f.name for f in dataclasses.fields(Fetched)):
+        a, b = getattr(fast, name), getattr(ref, name)
+        assert a == b and type(a) is type(b), name
+    assert [tuple(map(type, h)) for h in fast.headers] == [tuple(map(type, h)) for h in ref.headers]
+    assert _fetched(None, (), b"", "timeout", trail, None, 1.0, False) == _reference_fetched(
+        None, (), b"", "timeout", trail, None, 1.0, False
+    )
+
+
+def _reference_route(url: str, proxies: dict[str, str]):
+    ip = ip_literal(urlsplit(url).hostname)
+    return (origin_key(url), proxy_for(url, proxies), ip is not None and not is_public_address(ip))
+
+
+_ROUTE_URLS = [
+    "http://a.test/robots.txt",
+    "http://A.Test/ai.txt",
+    "https://a.test:8443/x?y#z",
+    "http://a.test?q=/x",
+    "http://a.test#frag/x",
+    "http://user:pw@a.test/x",
+    "http://10.0.0.1/robots.txt",
+    "http://10.0.0.1:8080/robots.txt",
+    "http://[::1]/robots.txt",
+    "http://[fe80::1%25eth0]/",
+    "http://8.8.8.8/x",
+    "http://s1.bench.test/.well-known/tdmrep.json",
+    "http://a.te\tst/x",
+    "http:///x",
+    "HTTP://a.test/x",
+    "ftp://a.test/x",
+    "http://a.test",
+    "http://internal.corp/x",
+    "http://x.internal:81/y",
+]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"HTTP_PROXY": "http://proxy.example:3128"},
+        {"HTTP_PROXY": "proxy.example:3128", "NO_PROXY": "10.0.0.1,.internal,a.test:8443"},
+        {"ALL_PROXY": "http://p.example:1", "NO_PROXY": "*"},
+        {"HTTPS_PROXY": "http://p.example:1"},
+    ],
+)
+async def test_route_cache_matches_the_uncached_rules(monkeypatch, env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    f = make_fetcher("aiohttp")
+    for _ in range(2):  # second round from the cache
+        for url in _ROUTE_URLS:
+            assert tuple(f._route(url)) == _reference_route(url, f.proxies), url
+    assert len(f._routes) > 0
+
+
+def test_route_cache_refuses_a_bad_port_every_time(monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    f = make_fetcher("aiohttp")
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            f._route("http://a.test:99999/robots.txt")
+    assert not f._routes
+
+
+_URL_CHARS = st.sampled_from([*"aZ09.-:@[]%/?#\\ \t\n_~", "é", "ß", "0x", "::", "1.2.3.4"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    scheme=st.sampled_from(["http://", "https://"]),
+    netloc=st.lists(_URL_CHARS, max_size=8).map("".join),
+    tails=st.lists(st.lists(_URL_CHARS, max_size=6).map("".join), min_size=2, max_size=2),
+)
+def test_urls_with_one_route_prefix_route_alike(scheme, netloc, tails):
+    """The cache's premise: URLs sharing ``_route_prefix`` split to the same routing inputs."""
+    urls = [scheme + netloc + "/" + t for t in tails]
+    prefixes = {_route_prefix(u) for u in urls}
+    assert len(prefixes) == 1
+    (prefix,) = prefixes
+    assert prefix is not None and urls[0].startswith(prefix)
+
+    def routing(url):
+        try:
+            p = urlsplit(url)
+            return p.scheme, p.netloc.lower(), p.hostname, p.port
+        except ValueError as exc:
+            return type(exc)
+
+    assert routing(urls[0]) == routing(urls[1])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.ip_addresses().map(str), st.text(alphabet="0123456789abcdef.:%[]xyz-", max_size=20)
+    )
+)
+def test_ip_literal_shortcut_agrees_with_the_parser(host):
+    def reference(h):
+        h = h.strip("[]").split("%", 1)[0]
+        try:
+            return ipaddress.ip_address(h)
+        except ValueError:
+            return None
+
+    assert ip_literal(host) == (reference(host) if host else None)

@@ -7,26 +7,55 @@ concurrency slots, the IP-literal guard, error codes, timing and the wall-clock 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
-from urllib.parse import urljoin, urlsplit
+from functools import partial
+from typing import NamedTuple, Protocol, runtime_checkable
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import anyio
 
 from ..types import Fetched, HeaderList
-from .guard import env_proxies, ip_literal, is_public_address, proxy_for
+from .guard import env_proxies, ip_literal, is_public_address, proxy_for_split
 from .limits import FetchLimits
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+#: The fields ``_fetched`` fills, in declaration order. It builds a ``Fetched`` without running
+#: ``__post_init__`` (header normalisation, body coercion, hashing: a few microseconds of a
+#: small request) by doing that work itself on values whose form it knows; if ``Fetched``
+#: ever has other fields, the ordinary constructor is used instead.
+_FETCHED_FIELDS = (
+    "status",
+    "headers",
+    "body",
+    "error",
+    "url",
+    "final_url",
+    "redirects",
+    "fetched_at",
+    "elapsed",
+    "truncated",
+    "stale",
+    "sha256",
+)
+_FETCHED_DIRECT = tuple(f.name for f in dataclasses.fields(Fetched)) == _FETCHED_FIELDS
+_new = object.__new__
+_set = object.__setattr__
 
 WallClock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+#: ``utc_now`` without a Python frame: the fetchers' default clock, read once per request.
+_utc_now = partial(datetime.now, UTC)
 
 
 @runtime_checkable
@@ -121,9 +150,108 @@ class _KeyedSlot:
         self._owner._release_user(self._key, self._entry)
 
 
+def _plain_headers(headers: HeaderList) -> HeaderList | None:
+    """``headers`` as ``Fetched.__post_init__`` normalises them, when they are a tuple of
+    (name, value) pairs of ``str`` (subclasses such as multidict's ``istr`` included, made plain
+    ``str`` as it does); None for any other shape, which is left to ``__post_init__``."""
+    if type(headers) is not tuple:
+        return None
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            return None
+        k, v = item
+        if type(k) is not str or type(v) is not str:
+            break
+    else:
+        return headers  # already what __post_init__ would make of it
+    out = []
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            return None
+        k, v = item
+        if not (isinstance(k, str) and isinstance(v, str)):
+            return None
+        out.append((str(k), str(v)))
+    return tuple(out)
+
+
+def _fetched(
+    status: int | None,
+    headers: HeaderList,
+    body: bytes,
+    error: str | None,
+    trail: _Trail,
+    fetched_at: datetime,
+    elapsed: float,
+    truncated: bool,
+) -> Fetched:
+    """``Fetched(...)`` of one ``get``: equal, field for field and in every field's type, to
+    what the constructor makes of the same values, and cheaper for the usual ones."""
+    norm = _plain_headers(headers) if _FETCHED_DIRECT and type(body) is bytes else None
+    if norm is None:
+        return Fetched(
+            status=status,
+            headers=headers,
+            body=body,
+            error=error,
+            url=trail.url,
+            final_url=trail.current,
+            redirects=tuple(trail.redirects),
+            fetched_at=fetched_at,
+            elapsed=elapsed,
+            truncated=truncated,
+        )
+    f = _new(Fetched)
+    _set(f, "status", status)
+    _set(f, "headers", norm)
+    _set(f, "body", body)
+    _set(f, "error", error)
+    _set(f, "url", trail.url)
+    _set(f, "final_url", trail.current)
+    _set(f, "redirects", tuple(trail.redirects))
+    _set(f, "fetched_at", fetched_at)
+    _set(f, "elapsed", elapsed)
+    _set(f, "truncated", truncated)
+    _set(f, "stale", False)
+    _set(f, "sha256", hashlib.sha256(body).hexdigest())
+    return f
+
+
 def origin_key(url: str) -> str:
-    p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}".lower()
+    return split_origin_key(urlsplit(url))
+
+
+def split_origin_key(parts: SplitResult) -> str:
+    """:func:`origin_key` of an already split URL."""
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+_ROUTES_MAX = 4096
+
+
+def _route_prefix(url: str) -> str | None:
+    """The part of ``url`` its routing (origin key, proxy, address guard) depends on, or None.
+
+    For ``http://`` and ``https://`` URLs that is everything before the first ``/`` after the
+    ``//``: urlsplit ends the netloc at or before that slash, and what it strips or removes on
+    the way (tabs and newlines, a port it cannot parse) lies in the prefix too, so two URLs
+    with the same prefix split to the same scheme and netloc.
+    """
+    if url.startswith("https://"):
+        end = url.find("/", 8)
+    elif url.startswith("http://"):
+        end = url.find("/", 7)
+    else:
+        return None
+    return url[:end] if end > 0 else None
+
+
+class _Route(NamedTuple):
+    """How a hop to one origin goes out (see ``BaseFetcher._route``)."""
+
+    key: str  # origin_key(): the per-origin slot's key
+    proxy: str | None  # proxy_for(): the environment proxy for the URL, if any
+    bad_ip: bool  # the host is an IP literal outside public unicast space
 
 
 class BaseFetcher:
@@ -138,13 +266,15 @@ class BaseFetcher:
     ) -> None:
         self.limits = limits or FetchLimits()
         self.allow_private = allow_private
-        self._wall_clock = wall_clock or utc_now
+        self._wall_clock = wall_clock or _utc_now
         # fast_acquire: an uncontended acquire need not yield to the loop; every request
         # passes two of these, so the extra loop turns would show in bulk throughput.
         self._global = anyio.Semaphore(self.limits.global_concurrency, fast_acquire=True)
         self._per_origin = _KeyedLimiter(self.limits.per_origin_concurrency)
         #: Proxy variables as of creation, like an httpx client or aiohttp session.
         self.proxies = env_proxies()
+        self._routes: dict[str, _Route] = {}
+        self._routes_proxies = self.proxies
         #: HTTP requests sent (each redirect hop counts), for scanner stats and tests.
         self.requests = 0
         self._closed = False
@@ -168,24 +298,49 @@ class BaseFetcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def _refused(self, url: str, proxy: str | None) -> bool:
-        """IP-literal targets never reach a resolver, so they are checked here."""
-        if self.allow_private or proxy is not None:
-            return False
-        ip = ip_literal(urlsplit(url).hostname)
-        return ip is not None and not is_public_address(ip)
+    def _route(self, url: str) -> _Route:
+        """Origin key, proxy and IP-literal verdict for a hop to ``url``.
+
+        Computed from ``urlsplit`` as :func:`origin_key` and :func:`proxy_for` do, and kept per
+        :func:`_route_prefix` (an origin's three files share one), since the split and the
+        proxy lookup are a noticeable part of a small request's CPU.
+        """
+        routes = self._routes
+        if self._routes_proxies is not self.proxies:  # replaced after creation: start over
+            routes.clear()
+            self._routes_proxies = self.proxies
+        prefix = _route_prefix(url)
+        if prefix is not None:
+            found = routes.get(prefix)
+            if found is not None:
+                return found
+        parts = urlsplit(url)
+        proxy = proxy_for_split(parts, self.proxies)
+        ip = ip_literal(parts.hostname)
+        route = _Route(split_origin_key(parts), proxy, ip is not None and not is_public_address(ip))
+        if prefix is not None:
+            if len(routes) >= _ROUTES_MAX:
+                routes.clear()
+            routes[prefix] = route
+        return route
+
+    def _refused(self, route: _Route) -> bool:
+        """IP-literal targets never reach a resolver, so they are checked here (unless a proxy
+        carries the request: then the proxy resolves and connects, not us)."""
+        return route.bad_ip and route.proxy is None and not self.allow_private
 
     async def get(self, url: str, *, max_bytes: int, stop_at_head: bool = False) -> Fetched:
         fetched_at = self._wall_clock()
         trail = _Trail(url=url, current=url)
+        route = self._route(url)
         # Origin slot before the global one: a request queued behind a slow origin must not
         # hold a global slot other origins could use.
-        origin_slot = await self._per_origin(origin_key(url))
+        origin_slot = await self._per_origin(route.key)
         try:
             async with self._global:
                 started = time.perf_counter()
                 with anyio.move_on_after(self.limits.total_timeout) as scope:
-                    result = await self._follow(trail, max_bytes, stop_at_head)
+                    result = await self._follow(trail, route, max_bytes, stop_at_head)
         finally:
             origin_slot.release()
         elapsed = time.perf_counter() - started
@@ -203,27 +358,21 @@ class BaseFetcher:
         hop: Hop | None = None,
         error: str | None = None,
     ) -> Fetched:
-        return Fetched(
-            status=hop.status if hop else None,
-            headers=hop.headers if hop else (),
-            body=hop.body if hop else b"",
-            error=error,
-            url=trail.url,
-            final_url=trail.current,
-            redirects=tuple(trail.redirects),
-            fetched_at=fetched_at,
-            elapsed=elapsed,
-            truncated=hop.truncated if hop else False,
+        if hop is None:
+            return _fetched(None, (), b"", error, trail, fetched_at, elapsed, False)
+        return _fetched(
+            hop.status, hop.headers, hop.body, error, trail, fetched_at, elapsed, hop.truncated
         )
 
     async def _follow(
-        self, trail: _Trail, max_bytes: int, stop_at_head: bool
+        self, trail: _Trail, route: _Route, max_bytes: int, stop_at_head: bool
     ) -> tuple[Hop | None, str | None]:
+        """Hops from ``trail.current`` (routed as ``route``) to a final response or an error."""
         while True:
             url = trail.current
-            proxy = proxy_for(url, self.proxies)
-            if self._refused(url, proxy):
+            if self._refused(route):
                 return None, "refused-address"
+            proxy = route.proxy
             self.requests += 1
             try:
                 hop = await self._hop(
@@ -244,3 +393,4 @@ class BaseFetcher:
                 return hop, "bad-redirect"
             trail.redirects.append(url)
             trail.current = target
+            route = self._route(target)

@@ -77,13 +77,15 @@ class BodyReader:
         self._raw_cap = 2 * max_bytes + _RAW_SLACK
         self.truncated = False
         self.head_seen = False
-        codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-        codings = [c for c in codings if c != "identity"]
-        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
-            raise UnsupportedEncoding(content_encoding or "")
-        self._inflater = _Inflater(codings[0]) if codings else None
-        ct = (content_type or "").lower()
-        self._watch_head = stop_at_head and (not ct or "html" in ct)
+        self._inflater: _Inflater | None = None
+        if content_encoding:
+            codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+            codings = [c for c in codings if c != "identity"]
+            if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+                raise UnsupportedEncoding(content_encoding)
+            if codings:
+                self._inflater = _Inflater(codings[0])
+        self._watch_head = stop_at_head and (not content_type or "html" in content_type.lower())
 
     def feed(self, raw: bytes) -> bool:
         if not raw:

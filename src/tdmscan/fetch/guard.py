@@ -13,7 +13,7 @@ import ipaddress
 import socket
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -71,6 +71,10 @@ def ip_literal(host: str | None) -> IPAddress | None:
     if not host:
         return None
     host = host.strip("[]").split("%", 1)[0]
+    # A v4 literal ends in a digit and a v6 one has a colon: anything else is a name, so the
+    # (exception-raising, comparatively slow) parse is skipped for the common case.
+    if ":" not in host and not host[-1:].isdigit():
+        return None
     try:
         return ipaddress.ip_address(host)
     except ValueError:
@@ -94,7 +98,13 @@ def proxy_for(url: str, proxies: dict[str, str] | None = None) -> str | None:
         proxies = env_proxies()
     if not proxies:
         return None
-    parts = urlsplit(url)
+    return proxy_for_split(urlsplit(url), proxies)
+
+
+def proxy_for_split(parts: SplitResult, proxies: dict[str, str]) -> str | None:
+    """:func:`proxy_for` of an already split URL (fetchers split each hop's URL once)."""
+    if not proxies:
+        return None
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if not proxy:
         return None
