@@ -38,8 +38,12 @@ __all__ = ["AuditConfig", "AuditResult", "AuditRunner", "find_resumable_run"]
 
 #: Parked rows (URLs waiting for a slow origin) before the decision loop blocks.
 PARK_LIMIT = 200_000
-#: Decisions between yields to the event loop, so fetch timeouts are not eaten by CPU work.
-YIELD_EVERY = 2_000
+#: Decisions between yields to the event loop, so fetch timeouts are not eaten by CPU work
+#: and a fetch process's results are read while it works (a few ms of deciding).
+YIELD_EVERY = 1_000
+#: Origins to fetch from which ``fetch_process=None`` (auto) starts a fetch process: below,
+#: its start-up (about 0.3 s) costs more than the second core gives back.
+FETCH_PROCESS_MIN_ORIGINS = 1_000
 
 
 @dataclass
@@ -64,6 +68,9 @@ class AuditConfig:
     ledger_shards: int = 16
     flush_rows: int = 10_000  # ledger segment size; small values only make sense in tests
     window: int | None = None  # origins fetched ahead of the decision loop
+    #: Fetch origins in a child process (``tdmscan.fetch.remote``) so fetching and deciding
+    #: use two cores: True, False, or None for "when it pays" (see ``_use_fetch_process``).
+    fetch_process: bool | None = None
     workdir: Path | None = None  # DuckDB temp files (default: a temp dir beside the ledger)
 
     def decision_config(self, manifest: Manifest) -> dict[str, Any]:
@@ -255,6 +262,39 @@ def decided_rows(ledger: Any, run_id: str) -> pa.Table:
         con.close()
 
 
+class _SiteStats:
+    __slots__ = ("origins_fetched", "requests")
+
+    def __init__(self) -> None:
+        self.origins_fetched = 0
+        self.requests = 0
+
+
+class _RemoteSites:
+    """``Scanner.site`` over a :class:`~tdmscan.fetch.remote.FetchProcess`: the child
+    fetches, this process parses (parsing is cheap; pickling parsed objects is not)."""
+
+    def __init__(self, process: Any) -> None:
+        self.process = process
+        self._stats = _SiteStats()
+
+    @property
+    def stats(self) -> _SiteStats:
+        self._stats.requests = self.process.requests
+        return self._stats
+
+    async def start(self) -> None:
+        await self.process.start()
+
+    async def site(self, origin: str) -> policy.SiteSignals:
+        files, docs = await self.process.site_files(origin)
+        self._stats.origins_fetched += 1
+        return policy.parse_site(files, docs)
+
+    async def aclose(self) -> None:
+        await self.process.aclose()
+
+
 class AuditRunner:
     """Run one audit of ``manifest`` into ``ledger``; see the module docstring for the flow."""
 
@@ -325,6 +365,7 @@ class AuditRunner:
         manifest = self.manifest
         input_sha = self.input_sha256 or manifest.content_hash()
         scanner = self._make_scanner()
+        self._sites: Any = scanner  # where origins' files come from (scanner or _RemoteSites)
         agents: tuple[str, ...] = tuple(scanner.agents)
         run_config = {
             **c.decision_config(manifest),
@@ -389,7 +430,7 @@ class AuditRunner:
                 self.reporter.start(cnt)
                 try:
                     with writer as w:
-                        self._run_loop(plan, scanner, w, agents)
+                        self._run_loop(plan, scanner, w, agents, self._use_fetch_process(stats))
                 except KeyboardInterrupt:
                     status = "interrupted"
                     raise
@@ -403,8 +444,8 @@ class AuditRunner:
                         counters=cnt,
                         resumed=resumed,
                         agents=agents,
-                        requests=int(getattr(scanner.stats, "requests", 0)),
-                        origins_fetched=int(getattr(scanner.stats, "origins_fetched", 0)),
+                        requests=int(getattr(self._sites.stats, "requests", 0)),
+                        origins_fetched=int(getattr(self._sites.stats, "origins_fetched", 0)),
                         stragglers=len(self._stragglers),
                         extra=run_config_extra,
                     )
@@ -416,15 +457,46 @@ class AuditRunner:
     def result(self) -> AuditResult | None:
         return getattr(self, "_result", None)
 
-    def _run_loop(self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
+    def _use_fetch_process(self, stats: PlanStats) -> bool:
+        """A child process for fetching: asked for, or auto when there is a second core, the
+        plan has enough origins, and nothing needs the in-process Scanner (``--deep`` fetches
+        pages through it; an injected scanner or fetcher object cannot cross processes)."""
+        c = self.config
+        possible = not c.deep and self.scanner_factory is None and isinstance(c.fetcher, str)
+        if c.fetch_process is not None:
+            if c.fetch_process and not possible:
+                raise ValueError(
+                    "fetch_process needs the default scanner and a named fetcher, without --deep"
+                )
+            return c.fetch_process
+        return (
+            possible
+            and (os.cpu_count() or 1) > 1
+            and stats.todo_origins >= FETCH_PROCESS_MIN_ORIGINS
+        )
+
+    def _run_loop(
+        self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...], remote: bool = False
+    ) -> None:
         # asyncio.run turns the first Ctrl-C into a cancellation of _main (so every URL's
         # decisions are written whole) and re-raises KeyboardInterrupt here afterwards.
-        asyncio.run(self._main(plan, scanner, writer, agents))
+        asyncio.run(self._main(plan, scanner, writer, agents, remote))
 
     # -- the async core ------------------------------------------------------------------
 
-    async def _main(self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
+    async def _main(
+        self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...], remote: bool = False
+    ) -> None:
         from ..ledger import DecisionContext
+
+        sites: Any = scanner
+        if remote:
+            sites = self._sites = _RemoteSites(self._remote_process(scanner))
+            try:
+                await sites.start()
+            except BaseException:
+                await sites.aclose()
+                raise
 
         self._ctx_cls = DecisionContext
         c = self.config
@@ -439,8 +511,13 @@ class AuditRunner:
         state = {"parked_rows": 0, "since_yield": 0, "exhausted": False}
 
         async def fetch(origin: str) -> Any:
-            async with sem:
-                site = await scanner.site(origin)
+            if remote:
+                # The child bounds its own concurrency; every origin of the window is queued
+                # there so it keeps fetching while this loop is busy deciding.
+                site = await sites.site(origin)
+            else:
+                async with sem:
+                    site = await sites.site(origin)
             writer.add_site(site.files)
             r = site.files.robots
             if r is not None and r.unreachable:
@@ -547,7 +624,7 @@ class AuditRunner:
                 await settle(block=True)
             if deep_tasks:
                 await asyncio.gather(*list(deep_tasks))
-            await self._decide_stragglers(scanner, writer, agents)
+            await self._decide_stragglers(sites, writer, agents)
             self.reporter.update()
         finally:
             pending = [p.task for p in [*launched, *parked.values()] if p.task is not None]
@@ -558,6 +635,8 @@ class AuditRunner:
                 await asyncio.gather(*pending, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await scanner.aclose()
+            if sites is not scanner:
+                await sites.aclose()
 
     # -- per-URL work --------------------------------------------------------------------
 
@@ -569,6 +648,22 @@ class AuditRunner:
             b.column(4).to_pylist(),  # dataset
             b.column(5).to_pylist(),  # pre_reason
             b.column(6).to_pylist(),  # agents_done
+        )
+
+    def _remote_process(self, scanner: Any) -> Any:
+        from ..fetch.remote import FetchProcess
+
+        c = self.config
+        return FetchProcess(
+            agents=list(c.agents),
+            mode=c.mode,
+            purpose=c.purpose,
+            include_training_agents=c.training_agents,
+            allow_private=c.allow_private,
+            limits=scanner.limits,
+            ttl=c.ttl,
+            concurrency=max(1, c.concurrency),
+            fetcher=c.fetcher,
         )
 
     def _decide_batch(

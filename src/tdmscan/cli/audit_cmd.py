@@ -168,6 +168,14 @@ def parse_shard(
 )
 @click.option("--flush-rows", type=click.IntRange(1), default=10_000, hidden=True)
 @click.option(
+    "--fetch-process",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Fetch origins' files in a second process, so fetching and deciding use two cores "
+    "(auto: with 1,000+ origins, more than one CPU and no --deep).",
+)
+@click.option(
     "--progress-interval",
     type=float,
     default=10.0,
@@ -220,6 +228,7 @@ def audit(
     tmp_dir: Path | None,
     fetcher: str,
     flush_rows: int,
+    fetch_process: str,
     progress_interval: float,
     engine: str,
     address: str | None,
@@ -295,6 +304,9 @@ def audit(
                 str(exc).replace(str(path), "<stdin>") if manifest == "-" else str(exc)
             ) from exc
 
+        if fetch_process == "on" and deep:
+            # --deep fetches every page through the in-process scanner's page cache.
+            raise fail("--fetch-process on cannot be combined with --deep")
         ledger = open_ledger(ledger_dir)
         config = AuditConfig(
             agents=agents,
@@ -312,6 +324,7 @@ def audit(
             fetcher=fetcher,
             flush_rows=flush_rows,
             workdir=tmp_root,
+            fetch_process={"auto": None, "on": True, "off": False}[fetch_process],
         )
         try:
             input_sha = m.content_hash()
