@@ -7,7 +7,9 @@ its own connection, as in a real fan-out. For each (origins, concurrency) pair:
 * ``scanner``: ``Scanner.check_many`` over ``urls_per_origin`` URLs per origin (cold cache),
   so every origin's three files are fetched once and every URL is decided;
 * ``bare``: plain ``aiohttp.ClientSession`` fetching the same three files per origin with
-  the same number of origins in flight and the same connection limit, doing nothing else.
+  the same number of origins in flight and the same connection limit, doing nothing else:
+  ``bare sequential`` one request after another per origin (one keep-alive connection, the
+  scanner's own pattern, the baseline the targets refer to), ``bare parallel`` three at once.
 
 The server's own counts are checked after every scanner run (exactly three requests per
 origin) and timeouts are counted, so a fast figure cannot hide lost or repeated work.
@@ -61,7 +63,11 @@ class Run:
         )
 
 
-async def bare_aiohttp(hosts: list[str], concurrency: int, proxy: str) -> Run:
+async def bare_aiohttp(
+    hosts: list[str], concurrency: int, proxy: str, *, sequential: bool = True
+) -> Run:
+    """The three site files per origin with nothing else: ``sequential`` one after another
+    (one keep-alive connection, as the scanner fetches them), else three in parallel."""
     timeouts = errors = 0
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=2, keepalive_timeout=2.0)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -79,12 +85,17 @@ async def bare_aiohttp(hosts: list[str], concurrency: int, proxy: str) -> Run:
 
         async def origin(host: str) -> None:
             async with sem:
-                await asyncio.gather(*(one(f"http://{host}{p}") for p in SITE_PATHS))
+                if sequential:
+                    for p in SITE_PATHS:
+                        await one(f"http://{host}{p}")
+                else:
+                    await asyncio.gather(*(one(f"http://{host}{p}") for p in SITE_PATHS))
 
         start = time.perf_counter()
         await asyncio.gather(*(origin(h) for h in hosts))
         took = time.perf_counter() - start
-    return Run("bare aiohttp", len(hosts), 0, concurrency, took, 3 * len(hosts), timeouts, errors)
+    label = "bare sequential" if sequential else "bare parallel"
+    return Run(label, len(hosts), 0, concurrency, took, 3 * len(hosts), timeouts, errors)
 
 
 async def scanner_scan(
@@ -173,9 +184,10 @@ async def main_async(args: argparse.Namespace) -> int:
                         warm_scanner = scanner
                     else:
                         await scanner.aclose()
-                fw.reset_counts()
-                bare = await bare_aiohttp(hosts, c, fw.proxy_url)
-                print(bare.line())
+                for sequential in (True, False):
+                    fw.reset_counts()
+                    bare = await bare_aiohttp(hosts, c, fw.proxy_url, sequential=sequential)
+                    print(bare.line())
         assert warm_scanner is not None
         rate = await warm_checks(warm_scanner, gen.hosts()[: sizes[0]])
         await warm_scanner.aclose()
