@@ -480,7 +480,10 @@ class AuditRunner:
     ) -> None:
         # asyncio.run turns the first Ctrl-C into a cancellation of _main (so every URL's
         # decisions are written whole) and re-raises KeyboardInterrupt here afterwards.
-        asyncio.run(self._main(plan, scanner, writer, agents, remote))
+        from .._gc import bulk_gc
+
+        with bulk_gc():
+            asyncio.run(self._main(plan, scanner, writer, agents, remote))
 
     # -- the async core ------------------------------------------------------------------
 

@@ -861,8 +861,11 @@ def main() -> int:
         )
         return 2
     fd_in, fd_out = _claim_stdio()
+    from .._gc import bulk_gc
+
     try:
-        return asyncio.run(_child_main(fd_in, fd_out))
+        with bulk_gc():
+            return asyncio.run(_child_main(fd_in, fd_out))
     except (BrokenPipeError, ConnectionError):
         return 1
 
