@@ -158,14 +158,8 @@ def fast_parse(url: str, prefix: str, base: ParsedURL) -> ParsedURL | None:
     parse_url unchanged, so its path is simply what follows the origin. Anything else
     returns None and takes the full parser. URL parsing was over half the per-URL cost.
     """
-    if (
-        not url.startswith(prefix)
-        or len(url) > MAX_URL_LENGTH
-        or url[-1] == "?"  # urlsplit drops an empty query
-        or _NEEDS_FULL_PARSE.search(url) is not None
-    ):
-        return None
-    return ParsedURL(base.scheme, base.host, base.port, url[len(prefix) - 1 :], url)
+    path = fast_path(url, prefix)
+    return None if path is None else ParsedURL(base.scheme, base.host, base.port, path, url)
 
 
 def _rows(p: _Parked | None) -> int:
