@@ -102,3 +102,69 @@ def test_cli_fetch_process_flag(tmp_path: Path, demo_web: Any, fakeweb_env: Any)
     assert out["requests"] >= 3 * (len(hosts) - 1)  # one URL's host is a spelling variant
     r = CliRunner().invoke(main, [*args, "--fetch-process", "on", "--deep"])
     assert r.exit_code != 0 and "--deep" in r.output
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every FetchProcess the runner makes, to check what became of it."""
+    made: list[Any] = []
+    original = AuditRunner._remote_process
+
+    def record(self: AuditRunner, scanner: Any) -> Any:
+        proc = original(self, scanner)
+        made.append(proc)
+        return proc
+
+    monkeypatch.setattr(AuditRunner, "_remote_process", record)
+    return made
+
+
+def test_child_spawned_during_plan_is_killed_when_the_plan_rules_it_out(
+    tmp_path: Path, demo_web: Any, fakeweb_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Auto mode spawns the child as soon as the manifest has enough rows; with too few
+    origins the audit runs in-process and the child never lives past the plan."""
+    fakeweb_env(demo_web)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    hosts = [s.host for s in load_sites(demo_sites_path())]
+    assert len(hosts) < FETCH_PROCESS_MIN_ORIGINS
+    lines = [f"http://{hosts[i % len(hosts)]}/p{i}" for i in range(FETCH_PROCESS_MIN_ORIGINS)]
+    m = tmp_path / "m.txt"
+    m.write_text("\n".join(lines) + "\n")
+    made = _recording(monkeypatch)
+    res, rows = _audit(tmp_path, "auto", m)
+    assert len(made) == 1
+    child = made[0]
+    assert child.returncode is not None  # reaped, not left running
+    assert child.requests == 0 and child.pending == 0
+    # Decided in-process: the scanner's own requests, every row twice (two agents).
+    assert res.requests >= 3 * len(hosts)
+    assert len(rows) == 2 * len(lines)
+
+
+def test_child_spawned_during_plan_is_used_and_closed(
+    tmp_path: Path, demo_web: Any, fakeweb_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fakeweb_env(demo_web)
+    made = _recording(monkeypatch)
+    m = _manifest(tmp_path)
+    res, rows = _audit(tmp_path, "on", m, fetch_process=True)
+    assert len(made) == 1 and made[0].returncode == 0
+    assert res.requests == made[0].requests > 0
+    assert len(rows) == 2 * len(m.read_text().splitlines())
+
+
+def test_child_spawned_during_plan_is_reaped_when_the_plan_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tdmscan.audit.plan import Plan
+
+    made = _recording(monkeypatch)
+
+    def broken(self: Plan, shard: Any = None) -> None:
+        raise RuntimeError("resolve failed")
+
+    monkeypatch.setattr(Plan, "resolve", broken)
+    m = _manifest(tmp_path)
+    with pytest.raises(RuntimeError, match="resolve failed"):
+        _audit(tmp_path, "fail", m, fetch_process=True)
+    assert len(made) == 1 and made[0].returncode is not None

@@ -164,6 +164,60 @@ def test_corrupt_and_missing(tmp_path: Path) -> None:
         list(m.batches())
 
 
+def test_parquet_string_urls_with_nulls_and_dictionary(tmp_path: Path) -> None:
+    t = pa.table(
+        {
+            "url": pa.array(["http://a.test/", None, "http://b.test/x"], pa.string()),
+            "u2": pa.array(["http://a.test/", "http://a.test/", None]).dictionary_encode(),
+        }
+    )
+    pq.write_table(t, tmp_path / "s.parquet")
+    rows = rows_of(tmp_path / "s.parquet")
+    assert [r["url"] for r in rows] == ["http://a.test/", "", "http://b.test/x"]
+    assert [r["pre_reason"] for r in rows] == [None, "missing-value", None]
+    m = open_manifest(tmp_path / "s.parquet", ManifestOptions(url_column="u2"))
+    got = [r for b in m.batches() for r in b.to_pylist()]
+    assert [r["url"] for r in got] == ["http://a.test/", "http://a.test/", ""]
+    assert [r["pre_reason"] for r in got] == [None, None, "missing-value"]
+
+
+def test_plan_load_surfaces_a_mid_stream_failure_as_itself(tmp_path: Path) -> None:
+    """The single streaming INSERT must not swallow or re-wrap what the reader raised."""
+    gz = tmp_path / "trunc.txt.gz"
+    body = "".join(f"http://h{i % 50}.test/{i}\n" for i in range(200_000)).encode()
+    gz.write_bytes(gzip.compress(body)[:200_000])
+    with (
+        Plan(tmp_path / "w1", memory_limit="256MB", threads=1) as plan,
+        pytest.raises(ManifestError, match="cannot read"),
+    ):
+        plan.load(open_manifest(gz))
+
+    def interrupted():
+        m = open_manifest(write(tmp_path / "m.txt", b"http://a.test/\n"))
+        yield from m.batches()
+        raise KeyboardInterrupt
+
+    with (
+        Plan(tmp_path / "w2", memory_limit="256MB", threads=1) as plan,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        plan.load_batches(interrupted())
+
+
+def test_plan_load_many_batches(tmp_path: Path) -> None:
+    lines = [f"http://h{i % 97}.test/p{i}" for i in range(5000)]
+    p = write(tmp_path / "m.txt", ("\n".join(lines) + "\n").encode())
+    m = open_manifest(p, ManifestOptions(batch_rows=128))
+    assert sum(1 for _ in m.batches()) > 30
+    with Plan(tmp_path / "work", memory_limit="256MB", threads=1) as plan:
+        assert plan.load(m) == 5000
+        plan.resolve(None)
+        st = plan.stats()
+        assert st.todo_rows == 5000 and st.todo_origins == 97
+        got = sorted(r["input_row"] for b in plan.rows() for r in b.to_pylist())
+        assert got == list(range(5000))
+
+
 def test_format_override(tmp_path: Path) -> None:
     p = write(tmp_path / "data.bin", b"url\nhttp://a.test/\n")
     assert open_manifest(p, ManifestOptions(format="csv")).format == "csv"

