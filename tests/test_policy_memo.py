@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -85,10 +86,17 @@ def _check(site, paths: list[str], origin: str) -> tuple[int, int]:
     for agents in AGENT_SETS:
         for purpose, mode in SETTINGS:
             memo = SiteDecider(site, agents, purpose=purpose, mode=mode)
+            # index_one (the audit's one-agent path) on its own decider, so its shortcut
+            # creates templates itself instead of finding index()'s.
+            one = SiteDecider(site, agents, purpose=purpose, mode=mode)
             for u in parsed:
                 got = memo.decisions(u)
                 want = decide(u, agents, site, purpose=purpose, mode=mode)
                 assert got == want, (origin, u.url, agents, purpose, mode)
+                for k in range(len(agents)):
+                    d = one.templates[one.index_one(k, u.path_query, u)]
+                    d = d if d.url == u.url else replace(d, url=u.url)
+                    assert d == want[k], (origin, u.url, agents[k], purpose, mode)
             urls, templates = len(parsed) * len(agents), len(memo.templates)
     return urls, templates
 
@@ -256,6 +264,12 @@ def test_templates_are_shared_and_urls_kept():
     c = memo.index(parse_url("https://s.test/q"))
     assert a == b != c
     assert len(memo.templates) == 2
+    # Only the robots.txt rule varies here: index_one takes its shortcut, same answers.
+    assert memo._fast[0]
+    assert [memo.index_one(0, p, parse_url("https://s.test" + p)) for p in ("/p/3", "/q")] == [
+        a[0],
+        c[0],
+    ]
     d = memo.decisions(parse_url("https://s.test/p/2"))[0]
     assert d.url == "https://s.test/p/2" and d.verdict == "reserved"
 

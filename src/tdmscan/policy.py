@@ -1153,11 +1153,14 @@ class SiteDecider:
     __slots__ = (
         "_ai",
         "_cu",
+        "_fast",
+        "_fast_keys",
         "_keys",
         "_pinned",
         "_proxy",
         "_rm",
         "_rsl_docs",
+        "_tdm_varies",
         "_views",
         "agents",
         "mode",
@@ -1236,6 +1239,15 @@ class SiteDecider:
                     if doc.ok:
                         docs.append(doc)
             self._rsl_docs.append(docs)
+        # Agents whose selection can vary only through the robots.txt rule and the TDMRep
+        # rule (no training-agent proxy, Content-Usage, RSL or ai.txt): index_one keys them by
+        # the identity of those two matches alone, without building the full key.
+        self._tdm_varies = site is not None and site.tdmrep is not None and site.tdmrep.ok
+        self._fast = [
+            not self._proxy[k] and not self._cu[k] and not self._rsl_docs[k] and self._ai[k] is None
+            for k in range(len(self.agents))
+        ]
+        self._fast_keys: list[dict[Any, int]] = [{} for _ in self.agents]
 
     def _selection(self, k: int, agent: str, path: str) -> tuple[tuple, list[Any]]:
         """Everything a page-less decision for ``agent`` reads from ``path``, as a flat key,
@@ -1291,27 +1303,51 @@ class SiteDecider:
     def index_path(self, path: str, url: ParsedURL | Callable[[], ParsedURL]) -> list[int]:
         """:meth:`index` for a normalised ``path``; ``url`` (or a callable making it) is only
         needed when a selection is new, so the caller can skip building it otherwise."""
-        keys = self._keys
-        out: list[int] = []
-        for k, agent in enumerate(self.agents):
-            key, objs = self._selection(k, agent, path)
-            i = keys.get(key)
-            if i is None:
-                parsed = url if isinstance(url, ParsedURL) else url()
-                i = keys[key] = len(self.templates)
-                self._pinned.append(objs)
-                self.templates.append(
-                    decide(
-                        parsed,
-                        [agent],
-                        self.site,
-                        purpose=self.purpose,
-                        mode=self.mode,
-                        training_tokens=self.training_arg,
-                    )[0]
-                )
-            out.append(i)
-        return out
+        return [self._index_agent(k, agent, path, url) for k, agent in enumerate(self.agents)]
+
+    def index_one(self, k: int, path: str, url: ParsedURL | Callable[[], ParsedURL]) -> int:
+        """The template position for ``self.agents[k]`` alone: ``index_path(...)[k]``.
+
+        The audit's hot path for one agent. Where only the robots.txt and TDMRep rules can
+        vary, a pair of rules already seen costs their matches and one dict lookup.
+        """
+        if not self._fast[k] or path == "/robots.txt" or self.site is None:
+            return self._index_agent(k, self.agents[k], path, url)
+        rm = self._rm[k]
+        rob = 0 if rm is None else id(rm(path))
+        tdm: Any = 0
+        if self._tdm_varies:
+            tm = self.site.tdmrep.match(path, strict=self.mode == "strict")  # type: ignore[union-attr]
+            if tm.rule is not None:
+                tdm = (id(tm.rule), tm.shadowed, id(tm.longest))
+        fast_keys = self._fast_keys[k]
+        i = fast_keys.get((rob, tdm))
+        if i is None:
+            # _selection derives the same ids from the same objects and pins them with the
+            # template, so no id here can be recycled while it is a key.
+            i = fast_keys[(rob, tdm)] = self._index_agent(k, self.agents[k], path, url)
+        return i
+
+    def _index_agent(
+        self, k: int, agent: str, path: str, url: ParsedURL | Callable[[], ParsedURL]
+    ) -> int:
+        key, objs = self._selection(k, agent, path)
+        i = self._keys.get(key)
+        if i is None:
+            parsed = url if isinstance(url, ParsedURL) else url()
+            i = self._keys[key] = len(self.templates)
+            self._pinned.append(objs)
+            self.templates.append(
+                decide(
+                    parsed,
+                    [agent],
+                    self.site,
+                    purpose=self.purpose,
+                    mode=self.mode,
+                    training_tokens=self.training_arg,
+                )[0]
+            )
+        return i
 
     def decisions(self, url: ParsedURL) -> list[Decision]:
         """What ``decide(url, agents, site)`` returns, from the templates."""

@@ -150,6 +150,18 @@ def fast_path(url: str, prefix: str) -> str | None:
     return url[len(prefix) - 1 :]
 
 
+def canonical_flags(urls: pa.Array) -> list[bool]:
+    """Per URL, whether it passes :func:`fast_path`'s checks other than the origin prefix
+    (length, trailing ``?``, characters), for a whole batch in three Arrow kernels instead of
+    a regex search per URL in Python."""
+    bad = pc.or_kleene(
+        pc.match_substring_regex(urls, _NEEDS_FULL_PARSE.pattern),
+        pc.or_kleene(pc.greater(pc.utf8_length(urls), MAX_URL_LENGTH), pc.ends_with(urls, "?")),
+    )
+    # A null (never produced by the manifest readers) counts as not canonical.
+    return pc.fill_null(pc.invert(bad), False).to_pylist()
+
+
 def fast_parse(url: str, prefix: str, base: ParsedURL) -> ParsedURL | None:
     """``parse_url(url)`` without re-parsing, for the common URL that is already canonical.
 
@@ -645,6 +657,8 @@ class AuditRunner:
             await asyncio.sleep(0)
             current: _Parked | None = None  # the origin the stream is in the middle of
             for batch in plan.rows():
+                if not c.deep:
+                    batch = self._with_flags(batch)
                 for oid, start, stop in _runs_of(batch):
                     piece = batch.slice(start, stop - start)
                     if current is None or current.group.origin_id != oid:
@@ -694,6 +708,14 @@ class AuditRunner:
             b.column(4).to_pylist(),  # dataset
             b.column(5).to_pylist(),  # pre_reason
             b.column(6).to_pylist(),  # agents_done
+        )
+
+    @staticmethod
+    def _with_flags(batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The plan's batch plus a column of :func:`canonical_flags`, read by _decide_batch."""
+        flags = pa.array(canonical_flags(batch.column(2)), pa.bool_())
+        return pa.RecordBatch.from_arrays(
+            [*batch.columns, flags], names=[*batch.schema.names, "canonical"]
         )
 
     def _remote_process(self, scanner: Any) -> Any:
@@ -752,7 +774,39 @@ class AuditRunner:
         Ctx = self._ctx_cls
         n_dec = 0
         n_straggle = 0
-        for i in range(len(urls)):
+        # One agent (the common audit): canonical URLs under this origin go straight to the
+        # decider, and when every row does, the batch's own columns are the templated rows.
+        # The rest (and every row with several agents) take the general loop below.
+        todo: Sequence[int] = range(len(urls))
+        flags = b.column(7).to_pylist() if b.num_columns > 7 else None
+        if one_agent and prefix is not None and flags is not None:
+            plen = len(prefix) - 1
+            index_one = decider.index_one
+            scheme, host, port = base.scheme, base.host, base.port  # type: ignore[union-attr]
+            irregular: list[int] = []
+            for i, url in enumerate(urls):
+                if flags[i] and dones[i] is None and pres[i] is None and url.startswith(prefix):
+                    path = url[plen:]
+                    t_idx.append(
+                        index_one(
+                            0, path, lambda p=path, u=url: ParsedURL(scheme, host, port, p, u)
+                        )
+                    )
+                else:
+                    irregular.append(i)
+            if not irregular:
+                t_url, t_row, t_size, t_ds = urls, rows, sizes, datasets
+            else:
+                regular = set(range(len(urls))).difference(irregular)
+                keep = sorted(regular)
+                t_url = [urls[i] for i in keep]
+                t_row = [rows[i] for i in keep]
+                t_size = [sizes[i] for i in keep]
+                t_ds = [datasets[i] for i in keep]
+            own_idx = list(t_idx) if irregular else t_idx
+            n_dec = len(t_idx)
+            todo = irregular
+        for i in todo:
             url = urls[i]
             done = dones[i]
             pre = pres[i]
