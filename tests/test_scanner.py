@@ -519,3 +519,73 @@ async def test_unreachable_origin_is_retried_after_retry_ttl(fakeweb, fakeweb_en
         now[0] += 31
         assert (await s.check("http://flaky.test/a")).reasons == ("robots:disallow",)
         assert fw.hits("flaky.test", "/robots.txt") == 2
+
+
+async def test_site_files_match_site_without_parsing(fakeweb, fakeweb_env, monkeypatch):
+    """What the audit's fetch process sends: the files and RSL documents site() would hold,
+    each fetched once, robots.txt parsed only when it mentions a licence."""
+    from tdmscan import policy
+
+    fw = fakeweb(
+        [
+            site(
+                "rsl.test",
+                Resp(body="License: http://rsl.test/license.xml\nUser-agent: *\nAllow: /\n"),
+                license_xml=Resp(body=RSL_PROHIBIT, content_type="application/rsl+xml"),
+            ),
+            site("plain.test", Resp(body=PRIVATE)),
+        ]
+    )
+    fakeweb_env(fw)
+    parsed: list[str] = []
+    real_parse = policy.parse_site
+
+    def counting(files, docs=None):
+        parsed.append(files.origin)
+        return real_parse(files, docs)
+
+    async with Scanner(["MyBot"], include_training_agents=False) as a:
+        want = {o: await a.site(o) for o in ("http://rsl.test", "http://plain.test")}
+    monkeypatch.setattr(policy, "parse_site", counting)
+    async with Scanner(["MyBot"], include_training_agents=False) as s:
+        async with anyio.create_task_group() as tg:  # concurrent calls share one fetch
+            for _ in range(3):
+                tg.start_soon(s.site_files, "http://plain.test")
+        for origin, w in want.items():
+            files, docs = await s.site_files(origin)
+            assert [f.sha256 for f in (files.robots, files.tdmrep, files.ai_txt)] == [
+                f.sha256 for f in (w.files.robots, w.files.tdmrep, w.files.ai_txt)
+            ]
+            assert {u: f.sha256 for u, f in docs.items()} == {
+                u: f.sha256 for u, f in w.rsl_documents.items()
+            }
+        assert set(docs) == set() and len(want["http://rsl.test"].rsl_documents) == 1
+        again = await s.site_files("http://plain.test")
+        assert again[0] is files
+        assert s.stats.origins_fetched == 2 and s.stats.cache_hits >= 3
+        # Answered from site()'s cache when it holds the origin: no new fetch.
+        await s.site("http://other.test")
+        before = s.stats.origins_fetched
+        assert (await s.site_files("http://other.test"))[0].origin == "http://other.test"
+        assert s.stats.origins_fetched == before
+    assert parsed.count("http://rsl.test") == 1  # for its License record
+    assert "http://plain.test" not in parsed
+    for host in ("rsl.test", "plain.test"):
+        assert fw.hits(host, "/robots.txt") == 2  # once per scanner
+    assert fw.hits("rsl.test", "/license.xml") == 2
+
+
+async def test_site_files_keep_a_stale_copy_like_site(fakeweb, fakeweb_env):
+    fw = fakeweb([site("flaky.test", Resp(body=PRIVATE))])
+    fakeweb_env(fw)
+    now = [datetime(2026, 3, 1, tzinfo=UTC).timestamp()]
+    async with Scanner(["MyBot"], fetcher="aiohttp", clock=lambda: now[0], limits=FAST) as s:
+        assert (await s.site_files("http://flaky.test"))[0].robots.status == 200
+        fw.add_site(site("flaky.test", Resp(503)))
+        now[0] += 86400 + 1
+        robots = (await s.site_files("http://flaky.test"))[0].robots
+        assert robots.stale and robots.status == 200 and s.stats.stale_copies == 1
+        assert fw.hits("flaky.test", "/robots.txt") == 2
+        now[0] += 3600  # a stale copy lives retry_ttl, not the full TTL
+        await s.site_files("http://flaky.test")
+        assert fw.hits("flaky.test", "/robots.txt") == 3

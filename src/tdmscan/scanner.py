@@ -31,7 +31,7 @@ from .fetch import (
     keep_stale_robots,
     make_fetcher,
 )
-from .types import Decision, Fetched
+from .types import Decision, Fetched, SiteFiles
 from .urls import InvalidURL, parse_url
 
 DEFAULT_AGENT = "tdmscan"
@@ -155,6 +155,15 @@ class Scanner:
         self._sites: OriginCache[policy.SiteSignals] = OriginCache(
             ttl=ttl, max_size=cache_size, clock=ttl_clock, ttl_for=site_ttl
         )
+
+        def files_ttl(entry: tuple[SiteFiles, dict[str, Fetched]]) -> float:
+            branch = policy.robots_branch(entry[0].robots)
+            return retry_ttl if branch in ("unreachable", "stale-copy") else ttl
+
+        # site_files(): the same files, cached unparsed (see there).
+        self._files: OriginCache[tuple[SiteFiles, dict[str, Fetched]]] = OriginCache(
+            ttl=ttl, max_size=cache_size, clock=ttl_clock, ttl_for=files_ttl
+        )
         self._pages: OriginCache[Fetched] = OriginCache(
             ttl=ttl, max_size=max(1, page_cache_size), clock=ttl_clock
         )
@@ -245,25 +254,55 @@ class Scanner:
 
     def _loader(self, origin: str) -> Callable[[policy.SiteSignals | None], Any]:
         async def load(previous: policy.SiteSignals | None) -> policy.SiteSignals:
-            self._stats.cache_misses += 1
-            self._stats.origins_fetched += 1
-            self._gets += 3
-            files = await fetch_site_files(
-                self._fetcher, origin, limits=self.limits, wall_clock=self._wall
-            )
-            kept = keep_stale_robots(
-                files,
-                previous.files if previous is not None else None,
-                now=self._wall(),
-                stale_limit=self.stale_limit,
-            )
-            if kept is not files:
-                self._stats.stale_copies += 1
-            site = policy.parse_site(kept)
+            files = await self._fetch_files(origin, previous.files if previous else None)
+            site = policy.parse_site(files)
             docs = await self._rsl_documents(site)
             return dataclasses.replace(site, rsl_documents=docs) if docs else site
 
         return load
+
+    async def _fetch_files(self, origin: str, previous: SiteFiles | None) -> SiteFiles:
+        """One fetch of the origin's three files, a still-good old robots.txt kept if the new
+        one is unreachable (RFC 9309 2.3.1.4)."""
+        self._stats.cache_misses += 1
+        self._stats.origins_fetched += 1
+        self._gets += 3
+        files = await fetch_site_files(
+            self._fetcher, origin, limits=self.limits, wall_clock=self._wall
+        )
+        kept = keep_stale_robots(files, previous, now=self._wall(), stale_limit=self.stale_limit)
+        if kept is not files:
+            self._stats.stale_copies += 1
+        return kept
+
+    async def site_files(self, origin: str) -> tuple[SiteFiles, dict[str, Fetched]]:
+        """``(site.files, site.rsl_documents)`` of :meth:`site`, without parsing what need not be.
+
+        For a caller that parses elsewhere (the audit's fetch process, whose parent parses):
+        robots.txt is parsed only when it mentions a licence, to find the RSL documents to
+        fetch. Same fetches, stale-copy rule and TTLs as :meth:`site`, in a cache of its own;
+        an origin :meth:`site` already holds is answered from there. Use one of the two per
+        origin, or an origin asked through both is fetched once by each.
+        """
+        cached = self._sites.get_fresh(origin)
+        if cached is not None:
+            self._stats.cache_hits += 1
+            return cached.files, dict(cached.rsl_documents)
+        before = self._files.stats.misses
+
+        async def load(
+            previous: tuple[SiteFiles, dict[str, Fetched]] | None,
+        ) -> tuple[SiteFiles, dict[str, Fetched]]:
+            files = await self._fetch_files(origin, previous[0] if previous else None)
+            robots = files.robots
+            if robots is None or b"license" not in robots.body.lower():
+                return files, {}
+            return files, await self._rsl_documents(policy.parse_site(files))
+
+        value = await self._files.get(origin, load)
+        if self._files.stats.misses == before:
+            self._stats.cache_hits += 1
+        return value[0], dict(value[1])
 
     async def _rsl_documents(self, site: policy.SiteSignals) -> dict[str, Fetched]:
         """Fetch the RSL licences robots.txt points to (for any configured agent), once each."""

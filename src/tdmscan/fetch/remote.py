@@ -4,7 +4,8 @@ A batch audit is CPU-bound in one process: the event loop both drives aiohttp fo
 origin's three site files and decides and writes the URLs behind them. :class:`FetchProcess`
 moves the fetching into a child Python process (``python -m tdmscan.fetch.remote``) that runs
 an ordinary :class:`~tdmscan.scanner.Scanner`; the parent asks for an origin and gets back
-exactly what ``Scanner.site(origin)`` fetched (``site.files`` and ``site.rsl_documents``)::
+exactly what ``Scanner.site(origin)`` fetches (``site.files`` and ``site.rsl_documents``, from
+``Scanner.site_files``, which skips the parsing the parent does anyway)::
 
     fetch = FetchProcess(agents=["mybot"], mode="conservative", purpose="train-ai",
                          include_training_agents=True, allow_private=False,
@@ -32,8 +33,9 @@ Child to parent:
   ``("fatal", message)`` when it cannot be (the child then exits with status 2);
 * ``("results", requests, stats, [(request id, error, SiteFiles, rsl documents), ...])``:
   every request completed since the previous frame (split only to keep a frame's bodies
-  under :data:`FRAME_BODY_BYTES`); ``error`` is None or describes an exception ``Scanner.site``
-  raised for that request; ``requests`` is the child's HTTP request count so far;
+  under :data:`FRAME_BODY_BYTES`); ``error`` is None or describes an exception
+  ``Scanner.site_files`` raised for that request; ``requests`` is the child's HTTP request
+  count so far;
 * ``("alive", requests, stats)``: a heartbeat when nothing else was sent for ``heartbeat``
   seconds, so the parent can tell a stalled child from a slow web.
 
@@ -518,7 +520,7 @@ class FetchProcess:
         """What ``Scanner.site(origin)`` fetched in the child: ``(site.files, rsl_documents)``.
 
         Raises RuntimeError when the child is not running (not started, closed, died, broke
-        the protocol or stalled), and re-raises an exception ``Scanner.site`` raised in the
+        the protocol or stalled), and re-raises an exception ``Scanner.site_files`` raised in the
         child for this origin (its child-side traceback as ``__cause__``). Cancelling the call
         only drops its result; the child still completes the fetch.
         """
@@ -704,8 +706,9 @@ class _Child:
         while True:
             rid, origin = await self.queue.get()
             try:
-                site = await scanner.site(origin)
-                item = (rid, None, site.files, dict(site.rsl_documents))
+                # The parent parses; here robots.txt is parsed only to find RSL documents.
+                files, docs = await scanner.site_files(origin)
+                item = (rid, None, files, docs)
             except Exception as exc:
                 item = (rid, _error_payload(exc), None, None)
             self.outbox.append(item)
