@@ -653,7 +653,9 @@ class AuditRunner:
         try:
             launch_more()
             # Hand the first window to the fetcher before DuckDB sorts the rows (a blocking
-            # call), so fetching starts now rather than after the sort.
+            # call), so fetching starts now rather than after the sort: one loop pass starts
+            # the fetch tasks (a fetch process queues their requests), the next sends them.
+            await asyncio.sleep(0)
             await asyncio.sleep(0)
             current: _Parked | None = None  # the origin the stream is in the middle of
             for batch in plan.rows():
