@@ -1303,7 +1303,7 @@ class SiteDecider:
     def index_path(self, path: str, url: ParsedURL | Callable[[], ParsedURL]) -> list[int]:
         """:meth:`index` for a normalised ``path``; ``url`` (or a callable making it) is only
         needed when a selection is new, so the caller can skip building it otherwise."""
-        return [self._index_agent(k, agent, path, url) for k, agent in enumerate(self.agents)]
+        return [self.index_one(k, path, url) for k in range(len(self.agents))]
 
     def index_one(self, k: int, path: str, url: ParsedURL | Callable[[], ParsedURL]) -> int:
         """The template position for ``self.agents[k]`` alone: ``index_path(...)[k]``.
