@@ -364,6 +364,7 @@ class AuditRunner:
 
     def run(self) -> AuditResult:
         """Plan, decide every row, write the ledger. Ctrl-C: flush, mark interrupted, re-raise."""
+        from .._gc import bulk_gc
         from ..fetch.limits import DEFAULT_USER_AGENT
         from ..ledger import RunInfo
 
@@ -421,7 +422,7 @@ class AuditRunner:
             early: Any = None  # a fetch process spawned while the plan is built
             try:
                 loaded = plan.load(manifest)
-                if self._may_use_fetch_process(loaded):
+                if self._fetch_process_wanted(loaded):
                     # Its start-up (imports, scanner) overlaps the rest of the plan.
                     early = self._remote_process(scanner)
                     aio.run(early.spawn())
@@ -450,7 +451,11 @@ class AuditRunner:
                 try:
                     with writer as w:
                         process, early = early, None  # _main owns (and closes) it from here
-                        self._run_loop(aio, plan, scanner, w, agents, remote, process)
+                        # The runner turns the first Ctrl-C into a cancellation of _main (so
+                        # every URL's decisions are written whole) and re-raises
+                        # KeyboardInterrupt here afterwards.
+                        with bulk_gc():
+                            aio.run(self._main(plan, scanner, w, agents, remote, process))
                 except KeyboardInterrupt:
                     status = "interrupted"
                     raise
@@ -487,51 +492,25 @@ class AuditRunner:
         c = self.config
         return not c.deep and self.scanner_factory is None and isinstance(c.fetcher, str)
 
-    def _may_use_fetch_process(self, manifest_rows: int) -> bool:
-        """Worth spawning the child before the plan is finished (auto needs as many rows as
-        origins); a child the plan then rules out is killed before it is asked anything."""
-        c = self.config
-        if c.fetch_process is not None:
-            return bool(c.fetch_process) and self._fetch_process_possible()
-        return (
-            self._fetch_process_possible()
-            and (os.cpu_count() or 1) > 1
-            and manifest_rows >= FETCH_PROCESS_MIN_ORIGINS
-        )
-
-    def _use_fetch_process(self, stats: PlanStats) -> bool:
-        """A child process for fetching: asked for, or auto when there is a second core and
-        the plan has enough origins (see :meth:`_fetch_process_possible`)."""
+    def _fetch_process_wanted(self, origins: int) -> bool:
+        """Asked for (and possible), or auto: a second core and at least
+        ``FETCH_PROCESS_MIN_ORIGINS`` of ``origins``. Before the plan is finished the manifest's
+        row count stands in for its origins (an upper bound): a child spawned then and ruled
+        out by the plan is killed before it is asked anything."""
         c = self.config
         possible = self._fetch_process_possible()
         if c.fetch_process is not None:
-            if c.fetch_process and not possible:
-                raise ValueError(
-                    "fetch_process needs the default scanner and a named fetcher, without --deep"
-                )
-            return c.fetch_process
-        return (
-            possible
-            and (os.cpu_count() or 1) > 1
-            and stats.todo_origins >= FETCH_PROCESS_MIN_ORIGINS
-        )
+            return bool(c.fetch_process) and possible
+        return possible and (os.cpu_count() or 1) > 1 and origins >= FETCH_PROCESS_MIN_ORIGINS
 
-    def _run_loop(
-        self,
-        aio: asyncio.Runner,
-        plan: Plan,
-        scanner: Any,
-        writer: Any,
-        agents: tuple[str, ...],
-        remote: bool = False,
-        process: Any = None,
-    ) -> None:
-        # The runner turns the first Ctrl-C into a cancellation of _main (so every URL's
-        # decisions are written whole) and re-raises KeyboardInterrupt here afterwards.
-        from .._gc import bulk_gc
-
-        with bulk_gc():
-            aio.run(self._main(plan, scanner, writer, agents, remote, process))
+    def _use_fetch_process(self, stats: PlanStats) -> bool:
+        """Whether the audit of this plan fetches in a child process; an explicit request the
+        configuration cannot honour is an error (see :meth:`_fetch_process_possible`)."""
+        if self.config.fetch_process and not self._fetch_process_possible():
+            raise ValueError(
+                "fetch_process needs the default scanner and a named fetcher, without --deep"
+            )
+        return self._fetch_process_wanted(stats.todo_origins)
 
     async def _main(
         self,
