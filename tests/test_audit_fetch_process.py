@@ -168,3 +168,24 @@ def test_child_spawned_during_plan_is_reaped_when_the_plan_fails(
     with pytest.raises(RuntimeError, match="resolve failed"):
         _audit(tmp_path, "fail", m, fetch_process=True)
     assert len(made) == 1 and made[0].returncode is not None
+
+
+def test_broken_child_falls_back_in_auto_mode_and_fails_when_asked_for(
+    tmp_path: Path, demo_web: Any, fakeweb_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fetch process is an optimisation: in auto mode a child that cannot start means
+    fetching in-process (with a warning), never a failed audit; asked for, it is an error."""
+    from tdmscan.audit import runner as runner_mod
+    from tdmscan.fetch.remote import FetchProcess
+
+    fakeweb_env(demo_web)
+    monkeypatch.setattr(runner_mod, "FETCH_PROCESS_MIN_ORIGINS", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr(FetchProcess, "child_args", ("-c", "import sys; sys.exit(3)"))
+    m = _manifest(tmp_path)
+    n = len(m.read_text().splitlines())
+    with pytest.warns(RuntimeWarning, match="no fetch process"):
+        res, rows = _audit(tmp_path, "auto", m)
+    assert len(rows) == 2 * n and res.requests > 0 and res.status == "finished"
+    with pytest.raises(RuntimeError, match="failed to start"):
+        _audit(tmp_path, "forced", m, fetch_process=True)

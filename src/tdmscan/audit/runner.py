@@ -18,6 +18,7 @@ import re
 import signal
 import socket
 import tempfile
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -423,9 +424,13 @@ class AuditRunner:
             try:
                 loaded = plan.load(manifest)
                 if self._fetch_process_wanted(loaded):
-                    # Its start-up (imports, scanner) overlaps the rest of the plan.
+                    # Its start-up (imports, scanner) overlaps the rest of the plan. Should the
+                    # spawn itself fail, _main tries again and reports (or falls back).
                     early = self._remote_process(scanner)
-                    aio.run(early.spawn())
+                    try:
+                        aio.run(early.spawn())
+                    except Exception:
+                        early = None
                 plan.resolve(c.shard)
                 if resumed:
                     # A crash between a segment's chain entry and its rename leaves it pending;
@@ -528,6 +533,18 @@ class AuditRunner:
             sites = self._sites = _RemoteSites(process or self._remote_process(scanner))
             try:
                 await sites.start()
+            except Exception as exc:
+                await sites.aclose()
+                if self.config.fetch_process:
+                    raise  # asked for explicitly: not having it is an error
+                # Auto: the child is an optimisation, so fetch here rather than fail the run.
+                warnings.warn(
+                    f"tdmscan audit: no fetch process ({exc}); fetching in this process",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
+                sites = self._sites = scanner
+                remote = False
             except BaseException:
                 await sites.aclose()
                 raise
