@@ -8,6 +8,7 @@ Parquet files directly (``read_parquet``), never through the report SQL.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -915,3 +916,54 @@ def test_reports_on_a_real_audit_of_the_fake_web(
     )
     assert r.exit_code == 0 and "MyBot" in r.output
     ET.parse(tmp_path / "f.atom")
+
+
+def test_evidence_lawful_access_section(tmp_path: Path) -> None:
+    """Page fetches of a --deep run: barriers by kind, with the decisions for those URLs; a
+    ledger without page fetches says barriers were not observed rather than showing zeros."""
+    led = Ledger(tmp_path / "ledger")
+    write_run(led, {"pay.test": 404}, DAY_A, run_id="plain")
+    rep = build_evidence(led)
+    assert table(rep, "evidence_access_summary") == [
+        {"page_fetches": 0, "pages": 0, "pages_with_barrier": 0}
+    ]
+    assert table(rep, "evidence_access_barriers") == []
+    doc = json.loads(render(rep, "json"))
+    section = next(s for s in doc["sections"] if s["id"] == "lawful-access")
+    assert any("not observed" in p for p in section["paragraphs"])
+
+    pages = {
+        "http://pay.test/a": Fetched(status=402, url="http://pay.test/a"),
+        "http://pay.test/b": Fetched(status=403, url="http://pay.test/b"),
+        "http://pay.test/c": Fetched(status=403, url="http://pay.test/c"),
+        "http://pay.test/d": Fetched(
+            status=200,
+            url="http://pay.test/d",
+            final_url="http://pay.test/account/login?next=/d",
+            redirects=("http://pay.test/d",),
+        ),
+        "http://pay.test/e": Fetched(status=200, url="http://pay.test/e"),  # no barrier
+        # A login page asked for directly is no barrier: only a redirect to one is.
+        "http://pay.test/login": Fetched(
+            status=200, url="http://pay.test/login", final_url="http://pay.test/login"
+        ),
+    }
+    run = RunInfo(kind="audit", run_id="deep", agents=AGENTS, config={"deep": True})
+    site = parse_site(SiteFiles(origin="http://pay.test", robots=_fetched("pay.test", 404)))
+    with led.writer(run, flush_seconds=None) as w:
+        for i, (url, page) in enumerate(pages.items()):
+            w.add_fetch(page, "page", "http://pay.test")
+            ds = decide(url, AGENTS, site, page)
+            if url.endswith("/c"):  # pretend a reservation was found for this one
+                ds = [dataclasses.replace(d, verdict="reserved") for d in ds]
+            for d in ds:
+                w.add(d, DecisionContext(source_kind="manifest_audit", input_row=i))
+    rep = build_evidence(led, Scope(run_ids=("deep",)))
+    assert table(rep, "evidence_access_summary") == [
+        {"page_fetches": 6, "pages": 6, "pages_with_barrier": 4}
+    ]
+    rows = {
+        r["barrier"]: (r["pages"], r["urls_allowed_own_token"], r["urls_not_allowed_own_token"])
+        for r in table(rep, "evidence_access_barriers")
+    }
+    assert rows == {"http-403": (2, 1, 1), "http-402": (1, 1, 0), "login-redirect": (1, 1, 0)}

@@ -147,6 +147,51 @@ def build_evidence(
         tables=[unknowns],
     )
 
+    q.setup("evidence_access")
+    access = q.table("evidence_access_summary", "Pages fetched and access barriers met", kv=True)
+    barriers = q.table(
+        "evidence_access_barriers", "Access barriers met, and the decisions for those URLs"
+    )
+    n_pages = access.one().get("pages") or 0
+    s8 = Section(
+        "lawful-access",
+        "8. Lawful access",
+        serves="Code 1.2(a); COMPLIANCE 7 (access_barrier)",
+        paragraphs=[
+            "tdmscan reads a page only in runs made with --deep, and then only its head. It sends "
+            "no credentials, pays nothing and solves no CAPTCHA, so it cannot get round an access "
+            "barrier; the table below lists the barriers it met (HTTP 401, 402, 403 and 451, and "
+            "redirects to a login page). Paywalls or CAPTCHAs served inside an ordinary 200 page "
+            "are not detected. An allowed verdict on such a URL means that no reservation was "
+            "found, not that its content may be obtained by getting round the barrier.",
+            (
+                f"{n_pages:,} pages were fetched in scope."
+                if n_pages
+                else "No page was fetched in scope (no run used --deep): access barriers were "
+                "not observed, and this section shows nothing about them."
+            ),
+        ],
+        tables=[access, barriers],
+    )
+
+    s9 = Section(
+        "not-recorded",
+        "9. Not recorded by this ledger",
+        serves="Code 1.2(b), 1.5; COMPLIANCE 3.5(3)",
+        paragraphs=[
+            "Piracy exclusions (Code 1.2(b)): tdmscan does not consult the EU/EEA lists of "
+            "websites recognised as infringing; the lists used, their versions and the domains "
+            "excluded must be documented separately. [LEGAL: lists and versions.]",
+            "Natural-language reservations (terms of service, imprint): tdmscan reads "
+            "machine-readable protocols only (section 3); whether a reservation written in prose "
+            "binds is unsettled case law (OLG Hamburg, 10 Dec 2025, 5 U 104/24, appeal to the "
+            "BGH allowed). [LEGAL: how such reservations are found and handled.]",
+            "Complaints (Code 1.5): complaints from rightsholders and their handling are not "
+            "recorded in this ledger; a complaint about a URL is answered from it with "
+            "SELECT * FROM evidence WHERE url = '...'. [LEGAL: point of contact, complaint log.]",
+        ],
+    )
+
     sample = q.table(
         "evidence_sample",
         "Sample of decisions with the robots.txt line and hashes they rest on",
@@ -154,9 +199,9 @@ def build_evidence(
         note="robots_line_in_snapshot is read back from the stored robots.txt bytes; "
         "robots_snapshot_verified compares their SHA-256 with the hash the decision recorded.",
     )
-    s8 = Section(
+    s10 = Section(
         "sample",
-        "8. Sample of decisions with their evidence",
+        "10. Sample of decisions with their evidence",
         serves="Code 1.5 (per-URL lookups); COMPLIANCE 4.2",
         paragraphs=[
             f"Up to {sample_per_group} decisions per verdict, first reason and robots branch, "
@@ -170,9 +215,9 @@ def build_evidence(
     chain = q.table("evidence_chain", "Hash chain of the ledger", kv=True)
     integrity = q.table("evidence_integrity", "Stored evidence integrity checks", kv=True)
     head = chain.one().get("chain_head") or ledger.head()
-    s9 = Section(
+    s11 = Section(
         "integrity",
-        "9. Integrity annex",
+        "11. Integrity annex",
         serves="COMPLIANCE 4.2; AI Act Art. 101 (no misleading information)",
         paragraphs=[
             "The ledger is append-only: every Parquet segment is written once and recorded in a "
@@ -188,26 +233,26 @@ def build_evidence(
     )
     if verify:
         vr = ledger.verify(expected_head=head)
-        s9.paragraphs.append(
+        s11.paragraphs.append(
             f"Verified when this report was generated: {'OK' if vr.ok else 'FAILED'} "
             f"({vr.segments} segments, {vr.snapshots_checked} snapshot bodies checked"
             + (f"; {len(vr.issues)} issues, first: {vr.issues[0]}" if vr.issues else "")
             + ")."
         )
     else:
-        s9.paragraphs.append(
+        s11.paragraphs.append(
             "The full verification was not run for this report (add --verify to include it)."
         )
 
-    s10 = Section(
+    s12 = Section(
         "draft",
-        "10. Draft text for the public summary (Template 2.3 and 3.1)",
+        "12. Draft text for the public summary (Template 2.3 and 3.1)",
         serves="Template 2.3, 3.1",
         draft=True,
     )
-    rep.sections = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10]
+    rep.sections = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12]
     rep.number_tables()  # the draft cites tables by number
-    s10.paragraphs = _draft_text(period.one(), crawlers, protocols, totals, reserved, branches)
+    s12.paragraphs = _draft_text(period.one(), crawlers, protocols, totals, reserved, branches)
     return finish(rep, q)
 
 
