@@ -126,3 +126,77 @@ def test_canonical_flags_agree_with_fast_path() -> None:
     flags = canonical_flags(pa.array(urls, pa.string()))
     assert flags == [fast_path(u, prefix) is not None for u in urls]
     assert flags.count(True) >= 5 and flags.count(False) >= 5
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def test_audit_of_real_urls_equals_scanner(tmp_path: Path, fakeweb: Any, fakeweb_env: Any) -> None:
+    """20,000 real URLs of 1,265 sites (../shared/data, the 2019 corpus), each host serving
+    its site's real robots.txt: every audit row equals Scanner.check_all for the same URL.
+    Real paths (escapes, non-ASCII, queries, odd punctuation) exercise the shortcut and the
+    general loop side by side. https is rewritten to http: the fake web does not do TLS."""
+    import random
+
+    import pyarrow.parquet as pq
+
+    from tdmscan.fakeweb import Resp, Site
+    from tdmscan.urls import InvalidURL, parse_url
+
+    urls_file = CORPUS / "robots-corpus-2019-urls.parquet"
+    robots_file = CORPUS / "robots-corpus-2019.parquet"
+    if not urls_file.exists() or not robots_file.exists():
+        pytest.skip(f"corpus {CORPUS} absent: the repository must sit beside shared/data")
+    robots = dict(
+        zip(
+            *(pq.read_table(robots_file).column(c).to_pylist() for c in ("site", "robots_txt")),
+            strict=True,
+        )
+    )
+    t = pq.read_table(urls_file)
+    pairs = list(zip(t.column("site").to_pylist(), t.column("url").to_pylist(), strict=True))
+    pairs = random.Random(11).sample(pairs, 20_000)
+    lines: list[str] = []
+    hosts: dict[str, bytes] = {}
+    for site, url in pairs:
+        if url.startswith("https://"):
+            url = "http://" + url[len("https://") :]
+        lines.append(url)
+        try:
+            host = parse_url(url).host
+        except InvalidURL:
+            continue
+        if site in robots and robots[site] is not None:
+            hosts.setdefault(host, robots[site])
+    fw = fakeweb([Site(h, {"/robots.txt": Resp(body=body)}) for h, body in hosts.items()])
+    fakeweb_env(fw)
+    m = tmp_path / "m.txt"
+    m.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    led = Ledger(tmp_path / "led")
+    agents = ["GPTBot"]
+    cfg = AuditConfig(agents=tuple(agents), timeout=5.0, workdir=tmp_path, fetch_process=False)
+    AuditRunner(open_manifest(m), led, cfg, resume=False).run()
+    got = _ledger_rows(led)
+    assert len(got) == len(lines)
+    want = asyncio.run(_expected(lines, agents))
+    verdicts = set()
+    for row in got:
+        d = want[(row["input_row"], row["agent"])]
+        verdicts.add(d.verdict)
+        r = d.robots
+        expected = {
+            "url": d.url,
+            "verdict": d.verdict,
+            "reasons": list(d.reasons),
+            "robots_branch": r.branch if r else None,
+            "robots_verdict": r.verdict if r else None,
+            "robots_matched_line": r.matched_line if r else None,
+            "robots_matched_rule": r.matched_rule if r else None,
+            "tdm_reservation": d.tdm_reservation,
+            "tdm_source": d.tdm_source,
+            "tdm_policy": d.tdm_policy,
+            "licences": list(d.licences),
+            "errors": list(d.errors),
+        }
+        assert {k: row[k] for k in FIELDS} == expected, lines[row["input_row"]][:120]
+    assert {"allowed", "reserved"} <= verdicts
