@@ -72,6 +72,25 @@ def _ledger_rows(led: Ledger) -> list[dict[str, Any]]:
         con.close()
 
 
+def _as_row(d: Any) -> dict[str, Any]:
+    """A Decision as the ledger columns in FIELDS hold it."""
+    r = d.robots
+    return {
+        "url": d.url,
+        "verdict": d.verdict,
+        "reasons": list(d.reasons),
+        "robots_branch": r.branch if r else None,
+        "robots_verdict": r.verdict if r else None,
+        "robots_matched_line": r.matched_line if r else None,
+        "robots_matched_rule": r.matched_rule if r else None,
+        "tdm_reservation": d.tdm_reservation,
+        "tdm_source": d.tdm_source,
+        "tdm_policy": d.tdm_policy,
+        "licences": list(d.licences),
+        "errors": list(d.errors),
+    }
+
+
 async def _expected(lines: list[str], agents: list[str]) -> dict[tuple[int, str], dict]:
     out: dict[tuple[int, str], dict] = {}
     async with Scanner(agents=agents, include_training_agents=False) as scanner:
@@ -95,21 +114,7 @@ def test_audit_rows_equal_scanner_decisions(
     want = asyncio.run(_expected(lines, agents))
     for row in got:
         d = want[(row["input_row"], row["agent"])]
-        r = d.robots
-        expected = {
-            "url": d.url,
-            "verdict": d.verdict,
-            "reasons": list(d.reasons),
-            "robots_branch": r.branch if r else None,
-            "robots_verdict": r.verdict if r else None,
-            "robots_matched_line": r.matched_line if r else None,
-            "robots_matched_rule": r.matched_rule if r else None,
-            "tdm_reservation": d.tdm_reservation,
-            "tdm_source": d.tdm_source,
-            "tdm_policy": d.tdm_policy,
-            "licences": list(d.licences),
-            "errors": list(d.errors),
-        }
+        expected = _as_row(d)
         assert {k: row[k] for k in FIELDS} == expected, lines[row["input_row"]][:80]
 
 
@@ -183,20 +188,6 @@ def test_audit_of_real_urls_equals_scanner(tmp_path: Path, fakeweb: Any, fakeweb
     for row in got:
         d = want[(row["input_row"], row["agent"])]
         verdicts.add(d.verdict)
-        r = d.robots
-        expected = {
-            "url": d.url,
-            "verdict": d.verdict,
-            "reasons": list(d.reasons),
-            "robots_branch": r.branch if r else None,
-            "robots_verdict": r.verdict if r else None,
-            "robots_matched_line": r.matched_line if r else None,
-            "robots_matched_rule": r.matched_rule if r else None,
-            "tdm_reservation": d.tdm_reservation,
-            "tdm_source": d.tdm_source,
-            "tdm_policy": d.tdm_policy,
-            "licences": list(d.licences),
-            "errors": list(d.errors),
-        }
+        expected = _as_row(d)
         assert {k: row[k] for k in FIELDS} == expected, lines[row["input_row"]][:120]
     assert {"allowed", "reserved"} <= verdicts
