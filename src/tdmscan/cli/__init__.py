@@ -23,7 +23,48 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+# name -> the one-line summary ``tdmscan --help`` prints. Kept here so that listing the
+# commands imports none of them (pyarrow and duckdb alone cost ~0.2 s); a test checks each
+# summary equals the command's own short help. A command missing here is loaded to list it.
+_SUMMARIES: dict[str, str] = {
+    "audit": "Decide every URL of MANIFEST and record each decision in the ledger.",
+    "check": "Decide whether each URL may be used, for every configured agent.",
+    "demo": "Audit a bundled sample manifest against a bundled fake web on loopback.",
+    "diff": "What changed between RUN_A and RUN_B: URLs that became reserved, allowed, or"
+    " changed reason.",
+    "ledger": "Verify, compact and export a provenance ledger.",
+    "licences": "Manage the licence inventory of declared datasets.",
+    "report": "Reports for legal teams (HTML, Markdown, JSON, CSV), each query shipped as SQL.",
+    "sql": "Run QUERY against the ledger's views; without QUERY, an interactive prompt.",
+    "warc": "Evaluate page-level signals of WARC response records (headers and HTML as"
+    " archived), combined with archived or live origin signals, and write each decision to"
+    " the ledger.",
+}
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 3, 1)].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "..."
+
+
 class _LazyGroup(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        limit = formatter.width - 6 - max((len(n) for n in _COMMANDS), default=0)
+        for name in sorted(_COMMANDS):
+            summary = _SUMMARIES.get(name)
+            if summary is None:
+                cmd = self._load(name)
+                if cmd is None or cmd.hidden:
+                    continue
+                summary = cmd.get_short_help_str(10**6)
+            rows.append((name, _shorten(summary, limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(n for n in _COMMANDS if self._load(n) is not None)
 
