@@ -305,3 +305,57 @@ def test_rerun_of_finished_audit_is_a_new_run(tmp_path: Path, web: Any) -> None:
     )
     assert c["run_id"] == a["run_id"] and c["rows_decided"] == 0
     assert os.path.isdir(led)
+
+
+def test_summary_and_ledger_say_when_pages_were_not_read(
+    tmp_path: Path, fakeweb: Any, fakeweb_env: Any
+) -> None:
+    """Without --deep the summary names the allowed URLs that rest on site-level files only,
+    and every decision row says whether its page was read."""
+    page = '<html><head><meta name="robots" content="noai"></head></html>'
+    fw = fakeweb(
+        [
+            Site(
+                "art.test",
+                {
+                    "/robots.txt": Resp(body="User-agent: *\nDisallow: /private/\n"),
+                    "/noai.html": Resp(body=page, content_type="text/html"),
+                    "/plain.html": Resp(
+                        body="<html><head></head></html>", content_type="text/html"
+                    ),
+                },
+            )
+        ]
+    )
+    fakeweb_env(fw)
+    m = tmp_path / "m.txt"
+    m.write_text(
+        "http://art.test/noai.html\nhttp://art.test/plain.html\nhttp://art.test/private/x\n"
+    )
+    led = tmp_path / "led"
+    r = run_cli("audit", str(m), "--ledger", str(led), "--no-training-agents", "--timeout", "2")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "Page-level signals" in text and "were not read for 3 of 3 URLs" in text
+    assert "2 allowed URLs rest on site-level signals only" in text
+    con = Ledger(led).connect()
+    assert con.execute("SELECT DISTINCT page_checked FROM decisions").fetchall() == [(False,)]
+    con.close()
+
+    led2 = tmp_path / "led2"
+    r = run_cli(
+        "audit", str(m), "--ledger", str(led2), "--no-training-agents", "--timeout", "2", "--deep"
+    )
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    # The disallowed URL's page is never fetched (the check must not crawl what robots.txt
+    # forbids), so it is the one URL whose page was not read; it is not allowed.
+    assert "were not read for 1 of 3 URLs: 0 allowed URLs" in text
+    con = Ledger(led2).connect()
+    got = dict(con.execute("SELECT url, page_checked FROM decisions").fetchall())
+    con.close()
+    assert got == {
+        "http://art.test/noai.html": True,
+        "http://art.test/plain.html": True,
+        "http://art.test/private/x": False,
+    }

@@ -11,8 +11,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -209,6 +211,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
         "warc_record_id": FULL_CTX.warc_record_id,
         "warc_offset": 987654321,
         "input_row": 42,
+        "page_checked": False,
         "shard": shard_of("example.co.uk", 8),
     }
     for k, v in expected.items():
@@ -223,7 +226,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
     pf = pq.ParquetFile(seg)
     assert pf.schema_arrow.field("checked_at").type == pa.timestamp("us", tz="UTC")
     meta = pf.schema_arrow.metadata
-    assert meta[b"tdmscan.table"] == b"decisions" and meta[b"tdmscan.schema_version"] == b"1"
+    assert meta[b"tdmscan.table"] == b"decisions" and meta[b"tdmscan.schema_version"] == b"2"
 
     runs = con.sql("SELECT * FROM runs")
     r = dict(zip(runs.columns, runs.fetchall()[0], strict=True))
@@ -233,7 +236,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
     assert json.loads(r["config_json"]) == run.config
     assert r["config_sha256"] == hashlib.sha256(b'{"mode":"conservative","ttl":86400}').hexdigest()
     assert r["psl_version"] == PSL_VERSION and "PSL 20" in PSL_VERSION
-    assert r["schema_versions"]["decisions"] == 1 and r["fetches"] == 3
+    assert r["schema_versions"]["decisions"] == 2 and r["fetches"] == 3
     assert r["input_sha256"] == "ab" * 32 and r["shards"] == 8
 
     f = con.sql("SELECT * FROM fetches ORDER BY kind")
@@ -667,4 +670,51 @@ def test_compaction_preserves_rows(tmp_path: Path) -> None:
     )
     # Idempotent: nothing left to merge.
     assert led.compact().merged == 0
+    assert led.verify().ok
+
+
+def test_ledger_written_before_page_checked_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decisions-v1 ledger (no page_checked column) opens read-only with the column as NULL,
+    and a writer adds the v2 anchor so old and new rows read together."""
+    import tdmscan.ledger.schema as schema_mod
+
+    v1 = pa.schema([f for f in schema_mod.DECISIONS if f.name != "page_checked"])
+    root = tmp_path / "old"
+    d, _ = full_decision()
+    with monkeypatch.context() as mp:
+        mp.setitem(schema_mod.SCHEMA_VERSIONS, "decisions", 1)
+        mp.setitem(schema_mod.SCHEMAS, "decisions", v1)
+        import tdmscan.ledger.writer as writer_mod
+
+        orig = writer_mod.LedgerWriter._decisions_table
+
+        def v1_table(self: Any, rows: Any, chunks: Any = ()) -> pa.Table:
+            t = orig(self, rows, chunks)
+            return t.drop_columns(["page_checked"]).replace_schema_metadata(
+                {**t.schema.metadata, b"tdmscan.schema_version": b"1"}
+            )
+
+        mp.setattr(writer_mod.LedgerWriter, "_decisions_table", v1_table)
+        with Ledger(root).writer(RunInfo(kind="audit")) as w:
+            w.add(d)
+    files = [p.name for p in root.rglob("*.parquet") if "decisions" in str(p)]
+    assert "_schema-v1.parquet" in files and "_schema-v2.parquet" not in files
+    old = Ledger(root, create=False).connect()
+    assert old.execute("SELECT verdict, page_checked FROM decisions").fetchall() == [
+        ("reserved", None)
+    ]
+    assert old.execute(
+        "SELECT count(*) FROM latest_decisions WHERE page_checked IS NULL"
+    ).fetchone() == (1,)
+    old.close()
+    led = Ledger(root)  # a writer's open adds the v2 anchor
+    with led.writer(RunInfo(kind="audit")) as w:
+        w.add(replace(d, page_checked=True, url=d.url + "?2"))
+    con = led.connect()
+    got = sorted(
+        con.execute("SELECT url, page_checked FROM decisions").fetchall(), key=lambda r: r[0]
+    )
+    assert got == [(d.url, None), (d.url + "?2", True)]
     assert led.verify().ok

@@ -197,6 +197,10 @@ class Decision:
     tdmrep_sha256: str | None = None
     final_url: str | None = None
     errors: tuple[str, ...] = ()
+    #: True when the resource's own response (headers and ``<head>``, or embedded metadata)
+    #: was read. False means the verdict rests on site-level files alone: a page-level
+    #: ``noai`` meta tag or ``X-Robots-Tag`` could still reserve it.
+    page_checked: bool = False
 
     @property
     def ingest(self) -> bool:
@@ -221,6 +225,7 @@ class Decision:
             "tdm_source": self.tdm_source,
             "licences": list(self.licences),
             "errors": list(self.errors),
+            "page_checked": self.page_checked,
             "robots": self.robots.to_dict() if self.robots else None,
             "evidence": [e.to_dict() for e in self.evidence],
         }

@@ -22,6 +22,10 @@ class RunSummary:
     top_reserving: list[tuple[str, int, int]]  # domain, URLs reserved for own token, for any agent
     errors: list[tuple[str, str, int]]  # file kind, error class, origins
     origins: int = 0
+    # URLs (own token) whose page was not read, and how many of those are allowed: an
+    # allowed that rests on site-level files only could still be reserved by the page.
+    page_not_read: int = 0
+    allowed_site_only: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,6 +82,16 @@ def summarise(ledger: Any, run_id: str, own_agent: str, status: str, top: int = 
                 [own_agent, top],
             ).fetchall()
         ]
+        page_not_read, allowed_site_only = con.execute(
+            """
+            SELECT count(DISTINCT coalesce(input_row::VARCHAR, url))
+                     FILTER (WHERE NOT coalesce(page_checked, false)),
+                   count(DISTINCT coalesce(input_row::VARCHAR, url))
+                     FILTER (WHERE NOT coalesce(page_checked, false) AND verdict = 'allowed')
+            FROM _run WHERE agent = ?
+            """,
+            [own_agent],
+        ).fetchone() or (0, 0)
         errors = [
             (str(k), str(e), int(n))
             for k, e, n in con.execute(
@@ -108,6 +122,8 @@ def summarise(ledger: Any, run_id: str, own_agent: str, status: str, top: int = 
         top_reserving=top_reserving,
         errors=errors,
         origins=int(origins),
+        page_not_read=int(page_not_read or 0),
+        allowed_site_only=int(allowed_site_only or 0),
     )
 
 
@@ -145,6 +161,13 @@ def render_summary(s: RunSummary, console: Any, *, elapsed: float | None = None)
         f"Run [bold]{s.run_id}[/bold] {s.status}{rate}: {s.rows:,} URLs, {s.origins:,} origins, "
         f"{s.decisions:,} decisions ({own})"
     )
+    if s.page_not_read:
+        console.print(
+            f"Page-level signals (noai meta tags, X-Robots-Tag, embedded metadata) were not read "
+            f"for {s.page_not_read:,} of {s.rows:,} URLs: {s.allowed_site_only:,} allowed URLs "
+            "rest on site-level signals only (robots.txt, tdmrep.json, ai.txt). Run with --deep "
+            "to read each page."
+        )
     console.print(f"Ledger: {s.ledger}")
     console.print(
         f"Query it: tdmscan sql --ledger {s.ledger} "

@@ -80,6 +80,10 @@ async def _record(
             if origin is not None and origin not in seen:
                 seen.add(origin)
                 w.add_site((await scanner.site(origin)).files)
+            page = scanner.cached_page(url)
+            if page is not None and origin is not None:
+                # The page's headers and head are the evidence of its page-level signals.
+                w.add_fetch(page, "page", origin)
             ctx = DecisionContext(source_kind="own_crawl", input_row=i)
             for d in ds:
                 w.add(d, ctx)
@@ -113,9 +117,26 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
     show_default=True,
     help="Also decide for the catalogue's AI-training agents.",
 )
-@click.option("--deep", is_flag=True, help="Also fetch the page's head for page-level signals.")
+@click.option(
+    "--deep/--shallow",
+    " /--no-deep",
+    default=True,
+    show_default=True,
+    help="Read the page's own response (headers and <head>) for page-level signals such as "
+    "noai meta tags and X-Robots-Tag. --shallow decides from the site's files alone.",
+)
 @fetch_options(default_timeout=15.0)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout, one per URL.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "table", "lines"]),
+    default="auto",
+    show_default=True,
+    help="table: one table per URL; lines: one tab-separated line per decision (url, agent, "
+    "verdict, reasons, page-read|page-not-read, evidence); auto: table on a terminal, lines "
+    "when piped.",
+)
 @click.option(
     "--ledger",
     "ledger_dir",
@@ -136,6 +157,7 @@ def check(
     user_agent: str | None,
     allow_private: bool,
     as_json: bool,
+    fmt: str,
     ledger_dir: Path | None,
     quiet: bool,
 ) -> None:
@@ -179,16 +201,32 @@ def check(
                     default=str,
                 )
             )
+    elif not quiet and (fmt == "lines" or (fmt == "auto" and not _stdout_is_terminal())):
+        # Piped or redirected: one tab-separated line per decision, nothing cut or wrapped, so
+        # grep/cut/awk see every reason code whole.
+        for url, ds in results:
+            for d in ds:
+                ev = evidence_text(d).replace("\n", "; ")
+                page = "page-read" if d.page_checked else "page-not-read"
+                click.echo(
+                    "\t".join(
+                        (url, d.agent, d.verdict, ",".join(d.reasons) or "-", page, ev or "-")
+                    )
+                )
+        _site_only_note(results, own, err=True)
     elif not quiet:
         from rich.table import Table
 
         console = stdout_console()
         for url, ds in results:
             t = Table(title=url, title_justify="left", show_lines=True)
-            t.add_column("agent")
-            t.add_column("verdict")
-            t.add_column("reasons")
-            t.add_column("evidence")
+            # Reason codes and evidence fold onto more lines when narrow, never an ellipsis:
+            # a cut code reads as a different code.
+            t.add_column("agent", overflow="fold")
+            t.add_column("verdict", no_wrap=True)
+            longest = max((len(r) for d in ds for r in d.reasons), default=1)
+            t.add_column("reasons", overflow="fold", min_width=longest)
+            t.add_column("evidence", overflow="fold")
             for names, d in _grouped(ds, own):
                 colour = {"allowed": "green", "reserved": "red", "unknown": "yellow"}.get(
                     d.verdict, "magenta"
@@ -203,4 +241,28 @@ def check(
                     evidence_text(d) or "-",
                 )
             console.print(t)
+        _site_only_note(results, own, err=False)
     sys.exit(0 if ok else 1)
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _site_only_note(results: list[tuple[str, list[Decision]]], own: str, *, err: bool) -> None:
+    """Say when an ``allowed`` rests on the site's files only (the page itself was not read)."""
+    n = sum(
+        1
+        for _, ds in results
+        if ds and ds[0].agent == own and ds[0].verdict == "allowed" and not ds[0].page_checked
+    )
+    if n:
+        click.echo(
+            f"note: {n} allowed URL(s) rest on site-level signals only: the page itself was not "
+            "read (--shallow), so a noai meta tag or X-Robots-Tag on it was "
+            "not checked",
+            err=err,
+        )

@@ -290,6 +290,7 @@ class Ledger:
         path = _sql_string(self.root)
         for _, text in _view_files():
             con.execute(text.replace("{ledger}", path))
+            _add_missing_columns(con)
         return con
 
     # -- verification ----------------------------------------------------------------------
@@ -558,6 +559,37 @@ class Ledger:
             fh.flush()
             os.fsync(fh.fileno())
         return n
+
+
+_DUCKDB_TYPES: dict[pa.DataType, str] = {
+    pa.bool_(): "BOOLEAN",
+    pa.string(): "VARCHAR",
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+}
+
+
+def _add_missing_columns(con: Any) -> None:
+    """Give each table view the columns a newer schema added, as NULL, when no file has them.
+
+    A ledger written before a column existed, opened read-only (no new schema anchor can be
+    written), would otherwise lack the column, and every query naming it would fail. The view
+    is renamed and wrapped, so views defined on it later see the full current schema.
+    """
+    have = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    for table in S.TABLES:
+        if table not in have:
+            continue
+        cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+        missing = [f for f in S.SCHEMAS[table] if f.name not in cols and f.type in _DUCKDB_TYPES]
+        if not missing:
+            continue
+        extra = ", ".join(f"CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS {f.name}" for f in missing)
+        con.execute(f"ALTER VIEW {table} RENAME TO _{table}_stored")
+        con.execute(f"CREATE VIEW {table} AS SELECT *, {extra} FROM _{table}_stored")
 
 
 def _export_headers(headers: list[dict[str, str]], body_len: int) -> list[tuple[str, str]]:

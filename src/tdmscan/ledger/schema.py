@@ -15,7 +15,7 @@ TS = pa.timestamp("us", tz="UTC")
 #: (``tdmscan.schema_version``) and into the ``runs.schema_versions`` column.
 SCHEMA_VERSIONS: dict[str, int] = {
     "runs": 2,  # v2: shard_k, shard_n
-    "decisions": 1,
+    "decisions": 2,  # v2: page_checked
     "fetches": 1,
     "snapshots": 1,
     "licences": 1,
@@ -97,6 +97,10 @@ DECISIONS = pa.schema(
         ("warc_record_id", S),
         ("warc_offset", I64),
         ("input_row", I64),
+        # Whether the page's own response was read (headers, <head>, embedded metadata). False:
+        # the verdict rests on site-level files only. Added in decisions v2: older rows read
+        # as NULL, which means "not recorded" and must be treated as not checked.
+        ("page_checked", B),
     ]
 )
 

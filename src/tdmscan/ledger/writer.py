@@ -591,6 +591,7 @@ class LedgerWriter:
             "warc_record_id": warc_record_id,
             "warc_offset": warc_offset,
             "input_row": input_row,
+            "page_checked": dcols["page_checked"],
         }
         arrays = [
             v if isinstance(v, pa.Array) else pa.array(v, f.type)
@@ -644,6 +645,7 @@ class LedgerWriter:
             "evidence": pa.ListArray.from_arrays(offsets, ev_struct),
             "licences": _list_column([d.licences for d in uniq], S.LS),
             "errors": _list_column([d.errors for d in uniq], S.LS),
+            "page_checked": pa.array([d.page_checked for d in uniq], S.B),
         }
         if shared:
             cols = {k: v.take(take) for k, v in cols.items()}

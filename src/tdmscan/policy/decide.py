@@ -116,6 +116,7 @@ def decide(
         except InvalidURL:
             ref_path = ""
         referrer = parse_page(referrer, ref_path)
+    page_checked = page is not None and not page.fetched.unreachable
     out: list[Decision] = []
     for agent in agents:
         c = Collector(mode)
@@ -148,6 +149,7 @@ def decide(
                 tdmrep_sha256=tdm_sha,
                 final_url=page.fetched.final_url if page is not None else None,
                 errors=tuple(c.errors),
+                page_checked=page_checked,
             )
         )
     return out
