@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "report": "tdmscan.cli.report_cmd:report",
     "diff": "tdmscan.cli.report_cmd:diff",
     "licences": "tdmscan.cli.report_cmd:licences",
+    "serve": "tdmscan.cli.serve_cmd:serve",
 }
 
 
