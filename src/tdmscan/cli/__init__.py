@@ -36,6 +36,8 @@ _SUMMARIES: dict[str, str] = {
     "ledger": "Verify, compact and export a provenance ledger.",
     "licences": "Manage the licence inventory of declared datasets.",
     "report": "Reports for legal teams (HTML, Markdown, JSON, CSV), each query shipped as SQL.",
+    "serve": "Serve decisions over HTTP for crawlers in any language, recording each in the"
+    " ledger.",
     "sql": "Run QUERY against the ledger's views; without QUERY, an interactive prompt.",
     "warc": "Evaluate page-level signals of WARC response records (headers and HTML as"
     " archived), combined with archived or live origin signals, and write each decision to"
