@@ -174,9 +174,7 @@ def test_piped_output_is_one_whole_line_per_decision(art: Any) -> None:
 
 def test_table_at_80_columns_keeps_reason_codes_whole(art: Any) -> None:
     runner = CliRunner(env={"COLUMNS": "80"})
-    r = runner.invoke(
-        main, ["check", "http://g.test/x", "--agent", "MyBot", "--format", "table"]
-    )
+    r = runner.invoke(main, ["check", "http://g.test/x", "--agent", "MyBot", "--format", "table"])
     assert r.exit_code == 1, r.output
     assert "robots:training-agent-disallow" in r.output
     assert "…" not in r.output

@@ -23,6 +23,7 @@ import pytest
 
 from tdmscan.ledger import (
     PSL_VERSION,
+    SCHEMA_VERSIONS,
     DecisionContext,
     Ledger,
     RunInfo,
@@ -139,6 +140,7 @@ FULL_CTX = DecisionContext(
     warc_record_id="<urn:uuid:8e6f1c2a-0000-4000-8000-000000000001>",
     warc_offset=987654321,
     checked_at=T0 + timedelta(minutes=5),
+    captured_at=T0 - timedelta(days=400),
 )
 
 
@@ -212,6 +214,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
         "warc_offset": 987654321,
         "input_row": 42,
         "page_checked": False,
+        "captured_at": FULL_CTX.captured_at,
         "shard": shard_of("example.co.uk", 8),
     }
     for k, v in expected.items():
@@ -226,7 +229,9 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
     pf = pq.ParquetFile(seg)
     assert pf.schema_arrow.field("checked_at").type == pa.timestamp("us", tz="UTC")
     meta = pf.schema_arrow.metadata
-    assert meta[b"tdmscan.table"] == b"decisions" and meta[b"tdmscan.schema_version"] == b"2"
+    assert meta[b"tdmscan.table"] == b"decisions" and (
+        meta[b"tdmscan.schema_version"] == str(SCHEMA_VERSIONS["decisions"]).encode()
+    )
 
     runs = con.sql("SELECT * FROM runs")
     r = dict(zip(runs.columns, runs.fetchall()[0], strict=True))
@@ -236,7 +241,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
     assert json.loads(r["config_json"]) == run.config
     assert r["config_sha256"] == hashlib.sha256(b'{"mode":"conservative","ttl":86400}').hexdigest()
     assert r["psl_version"] == PSL_VERSION and "PSL 20" in PSL_VERSION
-    assert r["schema_versions"]["decisions"] == 2 and r["fetches"] == 3
+    assert r["schema_versions"]["decisions"] == SCHEMA_VERSIONS["decisions"] and r["fetches"] == 3
     assert r["input_sha256"] == "ab" * 32 and r["shards"] == 8
 
     f = con.sql("SELECT * FROM fetches ORDER BY kind")
@@ -251,6 +256,7 @@ def test_round_trip_every_column(tmp_path: Path) -> None:
     assert by_kind["robots"]["etag"] == '"r1"' and by_kind["robots"]["elapsed_s"] == 0.012
     a = by_kind["ai-txt"]
     assert a["status"] is None and a["error"] == "timeout" and a["sha256"] is None
+    assert all(x["archived_at"] is None for x in fetches)  # live fetches, not archived copies
     # Only responses that arrived become snapshots.
     assert con.sql("SELECT count(*) FROM snapshots").fetchall() == [(2,)]
 
@@ -680,7 +686,9 @@ def test_ledger_written_before_page_checked_still_reads(
     and a writer adds the v2 anchor so old and new rows read together."""
     import tdmscan.ledger.schema as schema_mod
 
-    v1 = pa.schema([f for f in schema_mod.DECISIONS if f.name != "page_checked"])
+    # v1 had neither page_checked (v2) nor captured_at (v3).
+    later = ("page_checked", "captured_at")
+    v1 = pa.schema([f for f in schema_mod.DECISIONS if f.name not in later])
     root = tmp_path / "old"
     d, _ = full_decision()
     with monkeypatch.context() as mp:
@@ -692,7 +700,7 @@ def test_ledger_written_before_page_checked_still_reads(
 
         def v1_table(self: Any, rows: Any, chunks: Any = ()) -> pa.Table:
             t = orig(self, rows, chunks)
-            return t.drop_columns(["page_checked"]).replace_schema_metadata(
+            return t.drop_columns(list(later)).replace_schema_metadata(
                 {**t.schema.metadata, b"tdmscan.schema_version": b"1"}
             )
 

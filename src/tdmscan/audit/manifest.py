@@ -3,7 +3,9 @@
 Each batch has the columns of :data:`BATCH_SCHEMA`. ``input_row`` is the row's stable
 position in the manifest (see :func:`open_manifest`); ``pre_reason`` is set when the row is
 already known to be invalid before URL parsing (bytes that are not UTF-8, a JSONL line that
-is not JSON), so the row is still decided (``invalid``) rather than dropped.
+is not JSON), so the row is still decided (``invalid``) rather than dropped. ``captured_at``
+is when the content was collected (see :func:`parse_capture_time`), NULL when the manifest
+does not say or the value cannot be read.
 
 Readers never raise on a bad *row*. They raise :class:`ManifestError` (one line, for the CLI
 to print) only for a bad *manifest*: missing file, unknown column, unreadable Parquet.
@@ -21,6 +23,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,6 +38,7 @@ __all__ = [
     "ManifestOptions",
     "detect_format",
     "open_manifest",
+    "parse_capture_time",
 ]
 
 FORMATS: tuple[str, ...] = ("txt", "csv", "tsv", "jsonl", "parquet")
@@ -46,6 +50,7 @@ BATCH_SCHEMA = pa.schema(
         ("size", pa.int64()),
         ("dataset", pa.string()),
         ("pre_reason", pa.string()),
+        ("captured_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -54,6 +59,9 @@ URL_COLUMN_CANDIDATES = ("url", "URL", "Url", "uri", "target_uri", "WARC-Target-
 #: Size columns recognised without ``--size-column`` (the Common Crawl index has both names
 #: across its history).
 SIZE_COLUMN_CANDIDATES = ("warc_record_length", "content_length")
+#: Capture-time columns recognised without ``--captured-at-column``: Common Crawl's CDX index
+#: (``timestamp``, 14 digits) and columnar index (``fetch_time``), WARC-derived listings.
+CAPTURED_AT_CANDIDATES = ("captured_at", "timestamp", "fetch_time", "WARC-Date", "warc_date")
 #: Columns whose presence marks the Common Crawl columnar URL index.
 _CC_INDEX_MARKERS = frozenset({"url_surtkey", "url_host_registered_domain", "warc_filename"})
 
@@ -78,6 +86,7 @@ class ManifestOptions:
     size_column: str | None = None
     dataset_column: str | None = None
     dataset_id: str | None = None
+    captured_at_column: str | None = None
     batch_rows: int = _BATCH_ROWS
 
 
@@ -93,6 +102,7 @@ class Manifest:
     dataset_column: str | None
     dataset_id: str | None
     columns: list[str] = field(default_factory=list)
+    captured_at_column: str | None = None
     options: ManifestOptions = field(default_factory=ManifestOptions)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
@@ -235,10 +245,12 @@ def open_manifest(path: str | Path, options: ManifestOptions | None = None) -> M
         dataset_column=opts.dataset_column,
         dataset_id=opts.dataset_id,
         options=opts,
+        captured_at_column=opts.captured_at_column,
     )
     if fmt == "txt":
         for name, value in (
             ("--url-column", opts.url_column),
+            ("--captured-at-column", opts.captured_at_column),
             ("--size-column", opts.size_column),
             ("--dataset-column", opts.dataset_column),
         ):
@@ -284,6 +296,13 @@ def _resolve_columns(m: Manifest, strict_url: bool = True) -> None:
     if m.dataset_column is not None and m.dataset_column not in cols:
         raise ManifestError(
             f"{m.path}: unknown column {m.dataset_column!r} for --dataset-column "
+            f"(available: {available})"
+        )
+    if m.captured_at_column is None:
+        m.captured_at_column = next((c for c in CAPTURED_AT_CANDIDATES if c in cols), None)
+    elif m.captured_at_column not in cols:
+        raise ManifestError(
+            f"{m.path}: unknown column {m.captured_at_column!r} for --captured-at-column "
             f"(available: {available})"
         )
     cc_index = bool(_CC_INDEX_MARKERS & set(cols))
@@ -337,10 +356,52 @@ def _to_text(value: Any) -> str | None:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
+def parse_capture_time(value: Any) -> datetime | None:
+    """A capture time as written in manifests, in UTC; None when it cannot be read.
+
+    Accepted: a datetime (naive means UTC), the 14-digit ``yyyymmddhhmmss`` of Common
+    Crawl's CDX index and the Wayback Machine (shorter prefixes such as ``yyyymmdd`` too),
+    and ISO 8601 (``2024-03-01``, ``2024-03-01T12:00:00Z``, with an offset). WARC-Date is
+    ISO 8601 (WARC 1.1, section 5.4).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            if text.isdigit():
+                if len(text) not in (4, 6, 8, 10, 12, 14):
+                    return None
+                fmt = "%Y%m%d%H%M%S"[: {4: 2, 6: 4, 8: 6, 10: 8, 12: 10, 14: 12}[len(text)]]
+                dt = datetime.strptime(text, fmt)
+            else:
+                dt = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _time_array(arr: pa.Array) -> pa.Array:
+    """A capture-time column as timestamp[us, UTC]; unreadable values become null."""
+    typ = pa.timestamp("us", tz="UTC")
+    t = arr.type
+    if pa.types.is_timestamp(t):
+        if t.tz is None:
+            arr = pc.assume_timezone(arr, "UTC")
+        return pc.cast(arr, typ)
+    if pa.types.is_date(t):
+        return pc.cast(pc.cast(arr, pa.timestamp("us")), typ)
+    return pa.array([parse_capture_time(v) for v in arr.to_pylist()], typ)
+
+
 class _BatchBuilder:
     """Accumulates rows column-wise and emits a RecordBatch every ``limit`` rows."""
 
-    __slots__ = ("dataset", "datasets", "limit", "reasons", "rows", "sizes", "urls")
+    __slots__ = ("captured", "dataset", "datasets", "limit", "reasons", "rows", "sizes", "urls")
 
     def __init__(self, limit: int, dataset_id: str | None) -> None:
         self.limit = limit
@@ -353,10 +414,18 @@ class _BatchBuilder:
         self.sizes: list[int | None] = []
         self.datasets: list[str | None] = []
         self.reasons: list[str | None] = []
+        self.captured: list[datetime | None] = []
 
     def add(
-        self, row: int, url: str, size: int | None, dataset: str | None, reason: str | None
+        self,
+        row: int,
+        url: str,
+        size: int | None,
+        dataset: str | None,
+        reason: str | None,
+        captured: Any = None,
     ) -> pa.RecordBatch | None:
+        self.captured.append(None if captured is None else parse_capture_time(captured))
         self.rows.append(row)
         self.urls.append(url)
         self.sizes.append(size)
@@ -376,6 +445,7 @@ class _BatchBuilder:
                 pa.array(self.sizes, pa.int64()),
                 pa.array(self.datasets, pa.string()),
                 pa.array(self.reasons, pa.string()),
+                pa.array(self.captured, pa.timestamp("us", tz="UTC")),
             ],
             schema=BATCH_SCHEMA,
         )
@@ -456,6 +526,7 @@ def _iter_csv(m: Manifest) -> Iterator[pa.RecordBatch]:
     ui = m.columns.index(m.url_column)
     si = m.columns.index(m.size_column) if m.size_column else None
     di = m.columns.index(m.dataset_column) if m.dataset_column else None
+    ci = m.columns.index(m.captured_at_column) if m.captured_at_column else None
     b = _BatchBuilder(m.options.batch_rows, m.dataset_id)
     with _csv_text(m) as f:
         rows = _csv_reader(m, f)
@@ -469,7 +540,8 @@ def _iter_csv(m: Manifest) -> Iterator[pa.RecordBatch]:
                 url, reason = "", "missing-column"
             size = _to_size(rec[si]) if si is not None and si < len(rec) else None
             ds = _to_text(rec[di]) if di is not None and di < len(rec) else None
-            out = b.add(n, url, size, ds, reason)
+            cap = rec[ci] if ci is not None and ci < len(rec) else None
+            out = b.add(n, url, size, ds, reason, cap)
             if out is not None:
                 yield out
     out = b.flush()
@@ -503,7 +575,7 @@ def _jsonl_keys(m: Manifest) -> list[str]:
 
 def _iter_jsonl(m: Manifest) -> Iterator[pa.RecordBatch]:
     key = m.url_column or "url"
-    size_key, ds_key = m.size_column, m.dataset_column
+    size_key, ds_key, cap_key = m.size_column, m.dataset_column, m.captured_at_column
     b = _BatchBuilder(m.options.batch_rows, m.dataset_id)
     loads = json.loads
     with _open_binary(m.path, m.compression) as f:
@@ -511,7 +583,7 @@ def _iter_jsonl(m: Manifest) -> Iterator[pa.RecordBatch]:
             s = raw.strip()
             if not s:
                 continue
-            size = ds = None
+            size = ds = cap = None
             try:
                 obj = loads(s)
             except ValueError:
@@ -531,13 +603,15 @@ def _iter_jsonl(m: Manifest) -> Iterator[pa.RecordBatch]:
                         size = _to_size(obj.get(size_key))
                     if ds_key is not None:
                         ds = _to_text(obj.get(ds_key))
+                    if cap_key is not None:
+                        cap = obj.get(cap_key)
                 elif isinstance(obj, str):
                     url, reason = obj, None  # a bare JSON string per line is a URL list too
                 else:
                     url, reason = s.decode("utf-8", "backslashreplace"), "not-an-object"
             if reason is None and not url.isascii():
                 url, reason = _from_surrogates(url)  # lone surrogates from \ud800 escapes
-            out = b.add(lineno, url, size, ds, reason)
+            out = b.add(lineno, url, size, ds, reason, cap)
             if out is not None:
                 yield out
     out = b.flush()
@@ -642,7 +716,11 @@ def _iter_parquet(m: Manifest) -> Iterator[pa.RecordBatch]:
             raise ManifestError(f"{f}: not a readable Parquet file: {_one_line(exc)}") from exc
         hive = _hive_parts(m.path, f)
         names = set(pf.schema_arrow.names)
-        wanted = [c for c in (m.url_column, m.size_column, m.dataset_column) if c and c in names]
+        wanted = [
+            c
+            for c in (m.url_column, m.size_column, m.dataset_column, m.captured_at_column)
+            if c and c in names
+        ]
         wanted = list(dict.fromkeys(wanted))
         if m.url_column not in names and m.url_column not in hive:
             raise ManifestError(
@@ -664,6 +742,10 @@ def _iter_parquet(m: Manifest) -> Iterator[pa.RecordBatch]:
                 ds = pa.array([hive[m.dataset_column]] * n, pa.string())
             else:
                 ds = pa.array([m.dataset_id] * n, pa.string())
+            if m.captured_at_column and m.captured_at_column in names:
+                cap = _time_array(batch.column(m.captured_at_column))
+            else:
+                cap = pa.nulls(n, pa.timestamp("us", tz="UTC"))
             yield pa.RecordBatch.from_arrays(
                 [
                     pa.array(range(offset, offset + n), pa.int64()),
@@ -671,6 +753,7 @@ def _iter_parquet(m: Manifest) -> Iterator[pa.RecordBatch]:
                     sizes,
                     ds,
                     reasons,
+                    cap,
                 ],
                 schema=BATCH_SCHEMA,
             )

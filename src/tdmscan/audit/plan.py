@@ -90,7 +90,7 @@ class Plan:
         self.con = duckdb.connect(":memory:", config=config)
         self.con.execute(
             "CREATE TABLE manifest (input_row BIGINT, url VARCHAR, size BIGINT, dataset VARCHAR,"
-            " pre_reason VARCHAR, raw_origin VARCHAR)"
+            " pre_reason VARCHAR, raw_origin VARCHAR, captured_at TIMESTAMPTZ)"
         )
         self._shard: tuple[int, int] | None = None
         self._stats: PlanStats | None = None
@@ -124,6 +124,10 @@ class Plan:
         def stream() -> Iterator[pa.RecordBatch]:
             try:
                 for batch in batches:
+                    if "captured_at" not in batch.schema.names:  # batches of older callers
+                        batch = batch.append_column(
+                            "captured_at", pa.nulls(batch.num_rows, BATCH_SCHEMA.field(5).type)
+                        )
                     yield batch if batch.schema == BATCH_SCHEMA else batch.cast(BATCH_SCHEMA)
             except BaseException as exc:  # re-raised below, after the INSERT
                 failure.append(exc)
@@ -134,7 +138,7 @@ class Plan:
             self.con.execute(
                 "INSERT INTO manifest SELECT input_row, url, size, dataset, pre_reason,"
                 " CASE WHEN pre_reason IS NULL THEN"
-                f" lower(regexp_extract(url, '{_RAW_ORIGIN_RE}', 1)) END FROM _batches"
+                f" lower(regexp_extract(url, '{_RAW_ORIGIN_RE}', 1)) END, captured_at FROM _batches"
             )
         except duckdb.Error:
             if not failure:
@@ -225,7 +229,7 @@ class Plan:
             SELECT CASE WHEN om.origin IS NULL THEN
                         {"0" if invalid_here else "NULL::BIGINT"}
                    ELSE o.origin_id END AS origin_id,
-                   m.input_row, m.url, m.size, m.dataset, m.pre_reason
+                   m.input_row, m.url, m.size, m.dataset, m.pre_reason, m.captured_at
             FROM manifest m
             LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
             LEFT JOIN origins o ON o.origin = om.origin
@@ -258,7 +262,7 @@ class Plan:
         n_agents = getattr(self, "_n_agents", 0)
         return f"""
             SELECT r.origin_id, r.input_row, r.url, r.size, r.dataset, r.pre_reason,
-                   d.agents AS agents_done
+                   d.agents AS agents_done, r.captured_at
             FROM rows_in_shard r LEFT JOIN done d ON d.input_row = r.input_row
             WHERE r.origin_id IS NOT NULL
               AND (d.agents IS NULL OR len(d.agents) < {int(n_agents)})
@@ -301,7 +305,8 @@ class Plan:
     def rows(self, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
         """Rows left to decide, sorted by (origin_id, input_row), as Arrow batches.
 
-        Columns: origin_id, input_row, url, size, dataset, pre_reason, agents_done.
+        Columns: origin_id, input_row, url, size, dataset, pre_reason, agents_done,
+        captured_at.
         """
         cur = self.con.cursor()
         reader = cur.sql(

@@ -22,6 +22,7 @@ import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ YIELD_EVERY = 1_000
 #: Origins to fetch from which ``fetch_process=None`` (auto) starts a fetch process: below,
 #: its start-up (about 0.3 s) costs more than the second core gives back.
 FETCH_PROCESS_MIN_ORIGINS = 1_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -89,6 +91,12 @@ class AuditConfig:
             "size_column": manifest.size_column,
             "dataset_column": manifest.dataset_column,
             "dataset_id": manifest.dataset_id,
+            # Only when set, so runs without capture times keep the key they always had.
+            **(
+                {"captured_at_column": manifest.captured_at_column}
+                if manifest.captured_at_column
+                else {}
+            ),
         }
 
 
@@ -328,7 +336,9 @@ class AuditRunner:
         self.scanner_factory = scanner_factory
         self.on_plan = on_plan
         self.counters = Counters()
-        self._stragglers: list[tuple[int, str, int | None, str | None, list[str] | None]] = []
+        self._stragglers: list[
+            tuple[int, str, int | None, str | None, list[str] | None, int | None]
+        ] = []
         # Page heads already written (a URL listed twice is fetched, and recorded, once).
         self._pages_recorded: set[tuple[str | None, Any]] = set()
 
@@ -709,6 +719,17 @@ class AuditRunner:
         )
 
     @staticmethod
+    def _captured(b: pa.RecordBatch) -> list[int | None] | None:
+        """The rows' capture times as microseconds since the epoch (UTC), None if none has one."""
+        i = b.schema.get_field_index("captured_at")
+        if i < 0:
+            return None
+        col = b.column(i)
+        if col.null_count == len(col):
+            return None
+        return col.cast(pa.int64()).to_pylist()
+
+    @staticmethod
     def _with_flags(batch: pa.RecordBatch) -> pa.RecordBatch:
         """The plan's batch plus a column of :func:`canonical_flags`, read by _decide_batch."""
         flags = pa.array(canonical_flags(batch.column(2)), pa.bool_())
@@ -776,7 +797,10 @@ class AuditRunner:
         # decider, and when every row does, the batch's own columns are the templated rows.
         # The rest (and every row with several agents) take the general loop below.
         todo: Sequence[int] = range(len(urls))
-        flags = b.column(7).to_pylist() if b.num_columns > 7 else None
+        fi = b.schema.get_field_index("canonical")
+        flags = b.column(fi).to_pylist() if fi >= 0 else None
+        caps = self._captured(b)
+        t_cap: list[int | None] = []
         if one_agent and prefix is not None and flags is not None:
             plen = len(prefix) - 1
             index_one = decider.index_one
@@ -794,6 +818,8 @@ class AuditRunner:
                     irregular.append(i)
             if not irregular:
                 t_url, t_row, t_size, t_ds = urls, rows, sizes, datasets
+                if caps is not None:
+                    t_cap = caps
             else:
                 regular = set(range(len(urls))).difference(irregular)
                 keep = sorted(regular)
@@ -801,6 +827,8 @@ class AuditRunner:
                 t_row = [rows[i] for i in keep]
                 t_size = [sizes[i] for i in keep]
                 t_ds = [datasets[i] for i in keep]
+                if caps is not None:
+                    t_cap = [caps[i] for i in keep]
             own_idx = list(t_idx) if irregular else t_idx
             n_dec = len(t_idx)
             todo = irregular
@@ -833,7 +861,9 @@ class AuditRunner:
                     if target.origin != origin:
                         # The SQL origin guess disagrees with parse_url: decide it later with
                         # the right origin's signals rather than with the wrong ones now.
-                        stragglers.append((rows[i], url, sizes[i], datasets[i], done))
+                        stragglers.append(
+                            (rows[i], url, sizes[i], datasets[i], done, caps and caps[i])
+                        )
                         n_straggle += 1
                         continue
             if path is None and target is None:
@@ -856,6 +886,7 @@ class AuditRunner:
                         input_row=rows[i],
                         content_size=sizes[i],
                         dataset_id=datasets[i],
+                        captured_at=_from_us(caps and caps[i]),
                     )
                 ] * len(ds)
                 n_dec += len(ds)
@@ -882,6 +913,8 @@ class AuditRunner:
             t_row += [rows[i]] * k
             t_size += [sizes[i]] * k
             t_ds += [datasets[i]] * k
+            if caps is not None:
+                t_cap += [caps[i]] * k
             n_dec += k
         if slow:
             writer.add_many(slow, slow_ctx)
@@ -894,6 +927,7 @@ class AuditRunner:
                 input_row=t_row,
                 content_size=t_size,
                 dataset_id=t_ds,
+                captured_at=t_cap if caps is not None else None,
             )
             tmpl = decider.templates
             for j, cnt in Counter(own_idx).items():
@@ -914,6 +948,7 @@ class AuditRunner:
         own = agents[0]
         for b in batches:
             rows, urls, sizes, datasets, pres, dones = self._contexts(b)
+            caps = self._captured(b)
             for i in range(len(urls)):
                 done = dones[i]
                 if pres[i] is not None:
@@ -943,6 +978,7 @@ class AuditRunner:
                     input_row=rows[i],
                     content_size=sizes[i],
                     dataset_id=datasets[i],
+                    captured_at=_from_us(caps and caps[i]),
                 )
                 for d in ds:
                     writer.add(d, ctx)
@@ -955,7 +991,7 @@ class AuditRunner:
     async def _decide_stragglers(self, scanner: Any, writer: Any, agents: tuple[str, ...]) -> None:
         Ctx = self._ctx_cls
         c = self.config
-        for row, url, size, ds_id, done in self._stragglers:
+        for row, url, size, ds_id, done, cap in self._stragglers:
             ag = list(agents) if done is None else [a for a in agents if a not in done]
             try:
                 origin = parse_url(url).origin
@@ -966,7 +1002,11 @@ class AuditRunner:
                 writer.add_site(site.files)
             ds = policy.decide(url, ag, site, purpose=c.purpose, mode=c.mode)
             ctx = Ctx(
-                source_kind="manifest_audit", input_row=row, content_size=size, dataset_id=ds_id
+                source_kind="manifest_audit",
+                input_row=row,
+                content_size=size,
+                dataset_id=ds_id,
+                captured_at=_from_us(cap),
             )
             for d in ds:
                 writer.add(d, ctx)
@@ -974,6 +1014,10 @@ class AuditRunner:
                 self.counters.verdicts[ds[0].verdict] += 1
             self.counters.decisions += len(ds)
             self.counters.rows += 1
+
+
+def _from_us(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
 
 
 def install_sigterm_as_interrupt() -> Callable[[], None]:

@@ -95,6 +95,13 @@ def parse_shard(
 )
 @click.option("--dataset-column", metavar="NAME", help="Column with a dataset or snapshot id.")
 @click.option("--dataset-id", metavar="ID", help="Dataset or snapshot id for every row.")
+@click.option(
+    "--captured-at-column",
+    metavar="NAME",
+    help="Column with each URL's capture time (14-digit yyyymmddhhmmss or ISO 8601), kept as "
+    "captured_at [default: captured_at, timestamp (Common Crawl CDX), fetch_time (columnar "
+    "index) or WARC-Date when present].",
+)
 @agent_options
 @click.option(
     "--training-agents/--no-training-agents",
@@ -209,6 +216,7 @@ def audit(
     size_column: str | None,
     dataset_column: str | None,
     dataset_id: str | None,
+    captured_at_column: str | None,
     agents: tuple[str, ...],
     mode: str,
     purpose: str,
@@ -297,6 +305,7 @@ def audit(
                     size_column=size_column,
                     dataset_column=dataset_column,
                     dataset_id=dataset_id,
+                    captured_at_column=captured_at_column,
                 ),
             )
         except ManifestError as exc:

@@ -444,17 +444,14 @@ class Ledger:
         self, table: str, rel_dir: str, batch: list[dict[str, Any]], rep: CompactReport
     ) -> None:
         parts = [pq.read_table(self._abs(e["path"])) for e in batch]
+        # Every part passes through the migration chain first, so parts written by different
+        # versions merge into one segment of the current version.
+        parts = [S.upgrade(table, t) for t in parts]
         merged = pa.concat_tables(parts, promote_options="default")
         current = S.SCHEMAS[table]
-        if set(merged.column_names) <= set(current.names):
-            merged = pa.Table.from_arrays(
-                [
-                    merged.column(f.name).cast(f.type)
-                    if f.name in merged.column_names
-                    else pa.nulls(merged.num_rows, f.type)
-                    for f in current
-                ],
-                schema=S.with_metadata(table, current, __version__),
+        if merged.schema.remove_metadata() == current.remove_metadata():
+            merged = merged.replace_schema_metadata(
+                S.with_metadata(table, current, __version__).metadata
             )
         run_ids = {e.get("run_id") for e in batch}
         run_id = run_ids.pop() if len(run_ids) == 1 else None

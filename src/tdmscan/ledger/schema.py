@@ -1,11 +1,17 @@
 """Arrow schemas of the ledger tables, versioned.
 
-Bump a table's version whenever a column is added, removed or retyped. Old segments stay
-readable: the views read with ``union_by_name`` and each version's zero-row schema anchor
-file keeps every column known to DuckDB even before a row has been written.
+Bump a table's version whenever a column is added, removed or retyped, and register the
+step in :data:`MIGRATIONS`. Old segments stay readable: the views read with
+``union_by_name`` and each version's zero-row schema anchor file keeps every column known to
+DuckDB even before a row has been written. Code that reads a segment into Arrow (compaction)
+passes it through :func:`upgrade`, which applies every step from the segment's version to
+the current one in order, so a ledger several versions old takes the same path as one a
+single version behind.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -15,8 +21,8 @@ TS = pa.timestamp("us", tz="UTC")
 #: (``tdmscan.schema_version``) and into the ``runs.schema_versions`` column.
 SCHEMA_VERSIONS: dict[str, int] = {
     "runs": 2,  # v2: shard_k, shard_n
-    "decisions": 2,  # v2: page_checked
-    "fetches": 1,
+    "decisions": 3,  # v2: page_checked, v3: captured_at
+    "fetches": 2,  # v2: archived_at
     "snapshots": 1,
     "licences": 1,
 }
@@ -101,6 +107,10 @@ DECISIONS = pa.schema(
         # the verdict rests on site-level files only. Added in decisions v2: older rows read
         # as NULL, which means "not recorded" and must be treated as not checked.
         ("page_checked", B),
+        # When the content was collected (the manifest's capture time: CC index timestamp,
+        # WARC-Date), as opposed to checked_at, when the decision was made. An as-of audit
+        # decides against the site files archived around this time. Added in decisions v3.
+        ("captured_at", TS),
     ]
 )
 
@@ -132,6 +142,9 @@ FETCHES = pa.schema(
         ("size", I64),
         ("truncated", B),
         ("stale", B),
+        # Set when the response is an archived copy (a WARC record) rather than a live fetch:
+        # the archive's capture time (WARC-Date). Added in fetches v2; NULL means live.
+        ("archived_at", TS),
     ]
 )
 
@@ -240,3 +253,58 @@ def with_metadata(table: str, schema: pa.Schema, tool_version: str) -> pa.Schema
             b"tdmscan.tool_version": tool_version.encode(),
         }
     )
+
+
+#: One step per version bump: ``MIGRATIONS[table][v]`` turns a table of version ``v`` into
+#: version ``v + 1``. A step sees only its own version's columns and must not assume others.
+Migration = Callable[[pa.Table], pa.Table]
+
+
+def _add_null_column(name: str, typ: pa.DataType) -> Migration:
+    def step(t: pa.Table) -> pa.Table:
+        if name in t.column_names:
+            return t
+        return t.append_column(pa.field(name, typ), pa.nulls(t.num_rows, typ))
+
+    return step
+
+
+MIGRATIONS: dict[str, dict[int, Migration]] = {
+    "runs": {1: lambda t: _add_null_column("shard_n", I32)(_add_null_column("shard_k", I32)(t))},
+    "decisions": {1: _add_null_column("page_checked", B), 2: _add_null_column("captured_at", TS)},
+    "fetches": {1: _add_null_column("archived_at", TS)},
+}
+
+
+def segment_version(schema: pa.Schema) -> int:
+    """The schema version a segment was written with (1 when the metadata predates it)."""
+    meta = schema.metadata or {}
+    try:
+        return int(meta.get(b"tdmscan.schema_version", b"1"))
+    except ValueError:
+        return 1
+
+
+def upgrade(table: str, t: pa.Table, version: int | None = None) -> pa.Table:
+    """``t`` (a segment of ``table`` at ``version``, default: from its metadata) brought to the
+    current version by applying each migration step in turn, columns in the current order."""
+    v = segment_version(t.schema) if version is None else version
+    steps = MIGRATIONS.get(table, {})
+    while v < SCHEMA_VERSIONS[table]:
+        step = steps.get(v)
+        if step is None:
+            raise ValueError(f"no migration for {table} v{v} -> v{v + 1}")
+        t = step(t)
+        v += 1
+    current = SCHEMAS[table]
+    if set(t.column_names) <= set(current.names):
+        t = pa.Table.from_arrays(
+            [
+                t.column(f.name).cast(f.type)
+                if f.name in t.column_names
+                else pa.nulls(t.num_rows, f.type)
+                for f in current
+            ],
+            schema=current,
+        )
+    return t

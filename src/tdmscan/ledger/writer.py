@@ -117,6 +117,8 @@ class DecisionContext:
     warc_record_id: str | None = None
     warc_offset: int | None = None
     checked_at: datetime | None = None  # default: when the writer received the decision
+    #: When the content was collected (manifest capture time, WARC-Date), if known.
+    captured_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.source_kind not in SOURCE_KINDS:
@@ -167,6 +169,7 @@ class _Templated:
     input_row: list[int | None] | None
     content_size: list[int | None] | None
     dataset_id: list[str | None] | None
+    captured_at: list[int | None] | None = None  # microseconds since the epoch, UTC
 
 
 def _by_identity(objs: list[Any]) -> tuple[list[Any], pa.Array]:
@@ -412,12 +415,14 @@ class LedgerWriter:
         input_row: Sequence[int | None] | None = None,
         content_size: Sequence[int | None] | None = None,
         dataset_id: Sequence[str | None] | None = None,
+        captured_at: Sequence[datetime | int | None] | None = None,
     ) -> None:
         """Buffer many decisions of one origin that share a few outcomes (the audit's path).
 
         Row ``i`` is ``templates[index[i]]`` with its ``url`` replaced by ``urls[i]``; every
         URL must belong to ``origin`` (``scheme://host[:port]``), which gives host, registrable
-        domain and shard once for the whole call. The optional sequences are per row. Rows
+        domain and shard once for the whole call. The optional sequences are per row
+        (``captured_at``: datetimes, or microseconds since the epoch UTC). Rows
         become Arrow columns at flush, with the templates' columns built once and taken per
         row: a decision costs a list slot here instead of a Python object per column.
 
@@ -432,6 +437,7 @@ class LedgerWriter:
             ("input_row", input_row),
             ("content_size", content_size),
             ("dataset_id", dataset_id),
+            ("captured_at", captured_at),
         ):
             if seq is not None and len(seq) != n:
                 raise ValueError(f"{name} and urls differ in length")
@@ -453,6 +459,7 @@ class LedgerWriter:
             None if input_row is None else list(input_row),
             None if content_size is None else list(content_size),
             None if dataset_id is None else list(dataset_id),
+            None if captured_at is None else [v if type(v) is int else _us(v) for v in captured_at],  # type: ignore[arg-type]
         )
         k = info[3]
         with self._lock:
@@ -519,6 +526,7 @@ class LedgerWriter:
         )
         snapshot_id, warc_file = ctx("snapshot_id"), ctx("warc_file")
         warc_record_id, warc_offset = ctx("warc_record_id"), ctx("warc_offset")
+        captured_at = [_us(v) for v in ctx("captured_at")]
         # Templated chunks: one template list per origin (shared by that origin's chunks),
         # so a row's Decision is an offset into the concatenated lists, never an object.
         uniq_d, take_d = _by_identity(ds)
@@ -548,6 +556,7 @@ class LedgerWriter:
                     if ch.dataset_id is not None
                     else [run_dataset] * m
                 )
+                captured_at += ch.captured_at if ch.captured_at is not None else [None] * m
             take_d = pa.array(take_d, pa.int32())
             take_i = pa.array(take_i, pa.int32())
         n = len(urls)
@@ -592,6 +601,7 @@ class LedgerWriter:
             "warc_offset": warc_offset,
             "input_row": input_row,
             "page_checked": dcols["page_checked"],
+            "captured_at": captured_at,
         }
         arrays = [
             v if isinstance(v, pa.Array) else pa.array(v, f.type)
@@ -653,17 +663,24 @@ class LedgerWriter:
 
     # -- fetches and snapshots -------------------------------------------------------------
 
-    def add_site(self, site: SiteFiles) -> None:
-        """Fetch rows and snapshots for an origin's robots.txt, tdmrep.json and ai.txt."""
+    def add_site(self, site: SiteFiles, *, archived: bool = False) -> None:
+        """Fetch rows and snapshots for an origin's robots.txt, tdmrep.json and ai.txt.
+
+        ``archived``: the files are archived copies (WARC records), each ``fetched_at`` the
+        archive's capture time, recorded as ``archived_at`` too.
+        """
         for kind, f in (("robots", site.robots), ("tdmrep", site.tdmrep), ("ai-txt", site.ai_txt)):
             if f is not None:
-                self.add_fetch(f, kind, site.origin)
+                self.add_fetch(f, kind, site.origin, archived_at=f.fetched_at if archived else None)
 
-    def add_fetch(self, fetched: Fetched, kind: str, origin: str) -> None:
+    def add_fetch(
+        self, fetched: Fetched, kind: str, origin: str, *, archived_at: datetime | None = None
+    ) -> None:
         """One signal-file fetch (kind: robots, tdmrep, ai-txt, page, rsl) and its body.
 
         A body is stored once per ledger: a snapshot is written only for a response that
-        arrived (status set) whose sha256 the ledger does not hold yet.
+        arrived (status set) whose sha256 the ledger does not hold yet. ``archived_at``
+        marks the response as an archived copy captured then (not a live fetch).
         """
         self._check()
         if kind not in FETCH_KINDS:
@@ -702,6 +719,7 @@ class LedgerWriter:
             "size": len(fetched.body) if has_body else None,
             "truncated": fetched.truncated,
             "stale": fetched.stale,
+            "archived_at": archived_at,
         }
         with self._lock:
             self._fetch_rows.append(row)
