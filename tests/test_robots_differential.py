@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tdmscan.signals.robots import ROBOTS_PARSE_LIMIT, RobotsTxt, _canon, parse_robots
+from tdmscan.signals.matching import canon as _canon
+from tdmscan.signals.robots import ROBOTS_PARSE_LIMIT, RobotsTxt, parse_robots
 from tdmscan.urls import InvalidURL, parse_url
 
 pytestmark = pytest.mark.corpus

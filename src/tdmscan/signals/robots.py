@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..urls import normalise_path
-from .matching import product_token
+from .matching import canon, path_pattern, product_token
 
 __all__ = [
     "ROBOTS_PARSE_LIMIT",
@@ -104,94 +103,6 @@ class ExtensionRecord:
 # --------------------------------------------------------------------------- patterns
 
 
-def _utf8(text: str) -> bytes:
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-
-
-def _priority(pattern: str) -> int:
-    """Octets of the pattern once non-ASCII is percent-encoded: the reference's priority."""
-    if pattern.isascii():
-        return len(pattern)
-    raw = _utf8(pattern)
-    return len(raw) + 2 * sum(1 for b in raw if b >= 0x80)
-
-
-# Characters RFC 3986 allows in no URI component: written raw or escaped they name the same
-# octet, so both sides carry them escaped (the reference matcher agrees).
-_CANON_NEEDS_RE = re.compile(r'[^\x21-\x7e]|[%"<>\\^`{|}]')
-_ILLEGAL_RE = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
-_STRAY_PCT_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_URI_ILLEGAL = frozenset('"<>\\^`{|}')
-
-
-@lru_cache(maxsize=8192)
-def _canon_slow(text: str) -> str:
-    text = _STRAY_PCT_RE.sub("%25", text)
-    if text.isascii():
-        text = _ILLEGAL_RE.sub(lambda m: f"%{ord(m.group(0)):02X}", text)
-    else:
-        text = "".join(
-            chr(b) if 0x21 <= b <= 0x7E and chr(b) not in _URI_ILLEGAL else f"%{b:02X}"
-            for b in _utf8(text)
-        )
-    # Upper-case the hex and decode unreserved escapes (RFC 9309 section 2.2.2).
-    return normalise_path(text)
-
-
-def _canon(text: str) -> str:
-    """RFC 9309 section 2.2.2 canonical form shared by patterns and URLs.
-
-    A superset of :func:`tdmscan.urls.normalise_path` (idempotent on its output) that also
-    escapes the characters no URI may hold raw and a ``%`` that starts no escape.
-    """
-    if _CANON_NEEDS_RE.search(text) is None:
-        return text
-    return _canon_slow(text)
-
-
-_STAR_DOLLAR_ESC_RE = re.compile(r"%2A|%24")
-
-
-def _literal_regex(text: str) -> str:
-    # RFC 9309 section 2.2.3: "%2A" and "%24" in a pattern stand for a literal "*" and "$" in
-    # the URL; the reference matcher also lets them match the escape itself.
-    if "%" not in text:
-        return re.escape(text)
-    out = []
-    pos = 0
-    for m in _STAR_DOLLAR_ESC_RE.finditer(text):
-        out.append(re.escape(text[pos : m.start()]))
-        out.append(r"(?:\*|%2A)" if m.group(0) == "%2A" else r"(?:\$|%24)")
-        pos = m.end()
-    out.append(re.escape(text[pos:]))
-    return "".join(out)
-
-
-def _pattern_regex(canonical: str) -> str:
-    """Regex source matching a canonical pattern at the start of a path.
-
-    Each ``*``-separated segment after the first is found at its leftmost occurrence inside
-    an atomic group: the earliest end is never worse for the segments that follow, and the
-    atomic group stops the catastrophic backtracking ``/*a*a*a*a*b`` would otherwise cause.
-    """
-    anchored = canonical.endswith("$")
-    body = canonical[:-1] if anchored else canonical
-    parts = body.split("*")
-    src = [_literal_regex(parts[0])]
-    if len(parts) == 1:
-        return src[0] + (r"\Z" if anchored else "")
-    middle = parts[1:-1] if anchored else parts[1:]
-    for part in middle:
-        if part:
-            src.append("(?>.*?" + _literal_regex(part) + ")")
-    if anchored:
-        src.append(".*" + _literal_regex(parts[-1]) + r"\Z")
-    return "".join(src)
-
-
 @dataclass(frozen=True, slots=True)
 class _Entry:
     length: int  # octets of the pattern with non-ASCII percent-encoded (Google's priority)
@@ -200,80 +111,27 @@ class _Entry:
     canonical: str
     literal: str | None  # the canonical prefix when the pattern has no special character
     rule: RobotsRule
-
-
-def _entry(length: int, allow: bool, line: int, canonical: str, rule: RobotsRule) -> _Entry:
-    special = "*" in canonical or canonical.endswith("$") or "%2A" in canonical
-    literal = None if special or "%24" in canonical else canonical
-    return _Entry(length, allow, line, canonical, literal, rule)
-
-
-def _glob(canonical: str) -> Callable[[str], Any]:
-    """A matcher for a pattern with wildcards, without compiling a regex.
-
-    Most files are queried for a handful of URLs only, so compile time matters as much as
-    match time; a chain of ``str.find`` calls runs in C and costs nothing to build. Segments
-    are taken at their leftmost occurrence, which is never worse for the ones that follow.
-    """
-    if "%2A" in canonical or "%24" in canonical:
-        return re.compile(_pattern_regex(canonical), re.DOTALL).match
-    anchored = canonical.endswith("$")
-    parts = (canonical[:-1] if anchored else canonical).split("*")
-    first = parts[0]
-    start = len(first)
-    if anchored:
-        if len(parts) == 1:
-            return first.__eq__
-        last = parts[-1]
-        middle = tuple(p for p in parts[1:-1] if p)
-        tail = len(last)
-
-        def match_anchored(path: str) -> bool:
-            if not path.startswith(first):
-                return False
-            pos = start
-            for seg in middle:
-                pos = path.find(seg, pos)
-                if pos < 0:
-                    return False
-                pos += len(seg)
-            return len(path) - tail >= pos and path.endswith(last)
-
-        return match_anchored
-    rest = tuple(p for p in parts[1:] if p)
-
-    def match_open(path: str) -> bool:
-        if not path.startswith(first):
-            return False
-        pos = start
-        for seg in rest:
-            pos = path.find(seg, pos)
-            if pos < 0:
-                return False
-            pos += len(seg)
-        return True
-
-    return match_open
+    matches: Callable[[str], bool]  # the shared engine's matcher (tdmscan.signals.matching)
 
 
 def _entries_for(rule: RobotsRule, lenient_slash: bool) -> list[_Entry]:
-    pattern = rule.pattern
-    if not pattern:
+    text = rule.pattern
+    if not text:
         # An empty Allow/Disallow matches nothing (RFC 9309 section 2.2.2).
         return []
-    if lenient_slash and pattern[0] not in "/*":
+    if lenient_slash and text[0] not in "/*":
         # ai.txt style "images/": read relative to the root, which is what the author meant.
-        pattern = "/" + pattern
-    canonical = _canon(pattern)
+        text = "/" + text
     allow = rule.kind == "allow"
-    out = [_entry(_priority(pattern), allow, rule.line, canonical, rule)]
+    pat = path_pattern(text, root_relative=False)
+    out = [_Entry(pat.length, allow, rule.line, pat.canonical, pat.literal, rule, pat.matches)]
     if allow:
         # Google treats an allowed ".../index.htm[l]" as also allowing its directory "/.../"
         # (exact); mirrored so verdicts agree with the reference matcher.
-        slash = pattern.rfind("/")
-        if slash >= 0 and pattern.startswith("/index.htm", slash):
-            directory = pattern[: slash + 1] + "$"
-            out.append(_entry(_priority(directory), True, rule.line, _canon(directory), rule))
+        slash = text.rfind("/")
+        if slash >= 0 and text.startswith("/index.htm", slash):
+            d = path_pattern(text[: slash + 1] + "$", root_relative=False)
+            out.append(_Entry(d.length, True, rule.line, d.canonical, d.literal, rule, d.matches))
     return out
 
 
@@ -329,9 +187,8 @@ def _bucket_key(e: _Entry) -> str | None:
     c = e.canonical
     if "%2A" in c or "%24" in c:
         return None
-    fixed = c.split("*", 1)[0]
-    if "*" not in c and fixed.endswith("$"):
-        fixed = fixed[:-1]
+    # A "$" anywhere also matches "%24" in the path: the fixed prefix ends before it.
+    fixed = c.split("*", 1)[0].split("$", 1)[0]
     return fixed[:2] if len(fixed) >= 2 else None
 
 
@@ -374,7 +231,7 @@ class _Selection:
         bucketing = len(entries) > _BUCKET_MIN_RULES
         for e in entries:
             result = RobotsMatch(e.allow, e.rule, self.agents, self.line)
-            glob = None if e.literal is not None else _glob(e.canonical)
+            glob = None if e.literal is not None else e.matches
             key = _bucket_key(e) if bucketing else None
             if key is None:
                 n_universal += 1
@@ -681,7 +538,7 @@ class RobotsTxt:
             # RFC 9309 section 2.2.2: the robots.txt URI is implicitly allowed.
             return sel.no_match
         # Idempotent on already normalised input, and one regex scan when nothing to do.
-        return sel.match(_canon(path_query))
+        return sel.match(canon(path_query))
 
     def matcher(self, agent: str) -> Callable[[str], RobotsMatch]:
         """:meth:`match` for one agent, with the group selection resolved once: for callers
@@ -700,7 +557,7 @@ class RobotsTxt:
                 and not lenient
             ):
                 return no_match
-            return select(_canon(path_query))
+            return select(canon(path_query))
 
         return match
 
@@ -737,11 +594,12 @@ class RobotsTxt:
                 if rec.path is None:
                     compiled.append((0, None, rec))
                 else:
-                    compiled.append((_priority(rec.path), _glob(_canon(rec.path)), rec))
+                    pat = path_pattern(rec.path, root_relative=False)
+                    compiled.append((pat.length, pat.matches, rec))
             sel._cu = compiled
         if not sel._cu:
             return ()
-        path = _canon(path_query) if isinstance(path_query, str) and path_query else "/"
+        path = canon(path_query) if isinstance(path_query, str) and path_query else "/"
         best = -1
         out: list[ExtensionRecord] = []
         for length, rx, rec in sel._cu:

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from ..urls import normalise_path
-from .matching import compile_pattern
+from .matching import canon_path, path_pattern
 
 RSL_NS = "https://rslstandard.org/rsl"
 SPEC_VERSION = "RSL-SPEC-1.0"
@@ -122,13 +121,14 @@ class RslDocument:
         if not isinstance(path_query, str):
             return RslResult(status="no-match", problems=("path is not a string",))
         origin, pq = _split_target(path_query)
+        pq = canon_path(pq)
         best_len = -1
         best: list[RslContent] = []
         for c in self.contents:
             c_origin, c_path = _split_target(c.url)
             if c_origin and origin and c_origin != origin:
                 continue
-            pat = compile_pattern(c_path)
+            pat = path_pattern(c_path)
             if not pat.matches(pq):
                 continue
             if pat.length > best_len:
@@ -161,8 +161,8 @@ def _split_target(value: str) -> tuple[str | None, str]:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         except ValueError:
             return None, "/"
-        return origin, normalise_path(path)
-    return None, normalise_path(v) if v else ""
+        return origin, path
+    return None, v
 
 
 def _tokens(text: str | None) -> tuple[str, ...]:

@@ -15,9 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..urls import normalise_path
 from .headers import header_lines
-from .matching import Pattern, compile_pattern
+from .matching import PathPattern, canon_path, path_pattern
 
 SPEC_VERSION = "CG-FINAL-tdmrep-20240510"
 
@@ -38,8 +37,8 @@ class TdmRule:
     problems: tuple[str, ...] = ()
     raw_reservation: str | None = None  # the JSON text of the value, e.g. '"1"' or 'true'
 
-    def _compiled(self, strict: bool) -> Pattern:
-        return compile_pattern(self.location if strict else self.pattern)
+    def _compiled(self, strict: bool) -> PathPattern:
+        return path_pattern(self.location if strict else self.pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +107,7 @@ class TdmRepFile:
         """First matching rule in array order (the spec's rule), flagging longer later rules."""
         if not isinstance(path_query, str):
             return TdmMatch(None, strict=strict)
-        pq = normalise_path(path_query)
+        pq = canon_path(path_query)
         if not pq.startswith("/"):
             pq = "/" + pq
         first: TdmRule | None = None
