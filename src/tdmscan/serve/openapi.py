@@ -182,13 +182,22 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "version", "run_id", "started_at", "uptime_seconds"],
+        "required": ["status", "version", "run_id", "started_at", "uptime_seconds", "limits"],
         "properties": {
             "status": {"type": "string", "enum": ["ok", "stopping"]},
             "version": {"type": "string"},
             "run_id": {"type": ["string", "null"], "description": "The ledger run of this server."},
             "started_at": {"type": "string", "format": "date-time"},
             "uptime_seconds": {"type": "number"},
+            "limits": {
+                "type": "object",
+                "description": "Caps of this server (clients split batches by max_urls).",
+                "required": ["max_urls", "max_body_bytes"],
+                "properties": {
+                    "max_urls": {"type": "integer", "minimum": 1},
+                    "max_body_bytes": {"type": "integer", "minimum": 1},
+                },
+            },
         },
     },
     "Error": {

@@ -247,6 +247,10 @@ class Gate:
             "run_id": self.run_id,
             "started_at": self.started_at.isoformat(),
             "uptime_seconds": round(time.monotonic() - self._started, 3),
+            "limits": {
+                "max_urls": self.config.max_urls,
+                "max_body_bytes": self.config.max_body_bytes,
+            },
         }
 
     # ------------------------------------------------------------------ decisions
