@@ -1,0 +1,3 @@
+module example.com/tdmscan-gate
+
+go 1.19
