@@ -199,7 +199,9 @@ def test_evidence_numbers_match_independent_counts(planted: Ledger) -> None:
     # The planted content itself: down.test unknown, ftp invalid, reservations on 3 hosts.
     assert expect == {"allowed": 6, "reserved": 5, "unknown": 1, "invalid": 1}
 
-    by_agent = {r["agent"]: r for r in table(rep, "evidence_verdicts_by_agent")}
+    by_agent = {
+        a: r for r in table(rep, "evidence_verdicts_by_agent") for a in r["agent_list"].split(", ")
+    }
     for agent, verdict, count in raw(
         planted, f"SELECT agent, verdict, count(*) FROM D WHERE {where} GROUP BY ALL"
     ):
@@ -209,12 +211,12 @@ def test_evidence_numbers_match_independent_counts(planted: Ledger) -> None:
     reasons = {r["reason"]: r for r in table(rep, "evidence_reasons")}
     expect_r = raw(
         planted,
-        "SELECT r, count(*) FILTER (WHERE agent = 'MyBot'), count(*) FROM "
-        f"(SELECT agent, unnest(reasons) AS r FROM D WHERE {where}) GROUP BY r",
+        "SELECT r, count(DISTINCT url) FILTER (WHERE agent = 'MyBot'), count(*) FROM "
+        f"(SELECT agent, url, unnest(reasons) AS r FROM D WHERE {where}) GROUP BY r",
     )
     assert set(reasons) == {r for r, _, _ in expect_r}
     for r, own, every in expect_r:
-        assert (reasons[r]["decisions_own_token"], reasons[r]["decisions_all_agents"]) == (
+        assert (reasons[r]["urls"], reasons[r]["decisions_all_agents"]) == (
             own,
             every,
         )
@@ -234,29 +236,29 @@ def test_evidence_numbers_match_independent_counts(planted: Ledger) -> None:
         "SELECT coalesce(robots_branch, '(none)'), count(*), count(DISTINCT origin) "
         f"FROM D WHERE {where} AND agent = 'MyBot' GROUP BY 1",
     ):
-        assert branches[b]["decisions_own_token"] == n_dec
+        assert branches[b]["urls"] == n_dec
         assert branches[b]["origins"] == n_orig
-    assert branches["4xx-allow"]["decisions_own_token"] == 3
-    assert branches["unreachable"]["decisions_own_token"] == 1
-    assert branches["stale-copy"]["decisions_own_token"] == 0
+    assert branches["4xx-allow"]["urls"] == 3
+    assert branches["unreachable"]["urls"] == 1
+    assert branches["stale-copy"]["urls"] == 0
 
     reserved = {r["domain"]: r for r in table(rep, "evidence_reserved_domains")}
     expect_d = raw(
         planted,
-        "SELECT registrable_domain, count(DISTINCT url) FILTER (WHERE agent = 'MyBot'), "
-        "count(DISTINCT url) FROM D WHERE verdict = 'reserved' AND " + where + " GROUP BY 1",
+        "SELECT registrable_domain, count(DISTINCT url) FROM D WHERE verdict = 'reserved' AND "
+        + where
+        + " AND agent = 'MyBot' GROUP BY 1",
     )
-    assert set(reserved) == {d for d, _, _ in expect_d} == {"news.test", "shop.test", "evil.test"}
-    for d, own, anyone in expect_d:
-        assert reserved[d]["urls_reserved_own_token"] == own
-        assert reserved[d]["urls_reserved_any_agent"] == anyone
+    assert set(reserved) == {d for d, _ in expect_d} == {"news.test", "shop.test", "evil.test"}
+    for d, own in expect_d:
+        assert reserved[d]["urls_reserved"] == own
 
     unknowns = table(rep, "evidence_unknowns")
     assert (
-        sum(r["decisions_all_agents"] for r in unknowns)
+        sum(r["urls"] for r in unknowns)
         == raw(
             planted,
-            f"SELECT count(*) FROM D WHERE {where} AND "
+            f"SELECT count(*) FROM D WHERE {where} AND agent = 'MyBot' AND "
             "(verdict IN ('unknown', 'invalid') OR len(errors) > 0)",
         )[0][0]
     )
@@ -265,7 +267,7 @@ def test_evidence_numbers_match_independent_counts(planted: Ledger) -> None:
     assert protocols["robots"]["tier"].startswith("mandatory")
     assert protocols["robots"]["spec_version"] == "RFC 9309"
     assert (
-        protocols["robots"]["urls_reserved_own_token"]
+        protocols["robots"]["urls_reserved"]
         == raw(
             planted,
             f"SELECT count(DISTINCT url) FROM (SELECT url, unnest(evidence) e FROM D WHERE {where} "
@@ -274,7 +276,7 @@ def test_evidence_numbers_match_independent_counts(planted: Ledger) -> None:
     )
 
     crawlers = table(rep, "evidence_crawlers")
-    assert [(c["user_agent"], c["own_token"], c["tokens"]) for c in crawlers] == [
+    assert [(c["user_agent"], c["own_token"], c["token_list"]) for c in crawlers] == [
         (UA, "MyBot", "MyBot, GPTBot")
     ]
 
@@ -341,7 +343,12 @@ def test_evidence_period_scope(planted: Ledger) -> None:
     )
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
-    period = doc["sections"][0]["tables"][0]["rows"][0]
+    period = next(
+        t["rows"][0]
+        for s in doc["sections"]
+        for t in s["tables"]
+        if t["query"] == "evidence_period"
+    )
     assert period["decisions"] == 26
 
 
@@ -873,17 +880,22 @@ def test_reports_on_a_real_audit_of_the_fake_web(
     expect = dict(raw(led, "SELECT verdict, count(*) FROM D WHERE agent = 'MyBot' GROUP BY 1"))
     assert totals == {v: expect.get(v, 0) for v in totals}
     assert totals["reserved"] > 0 and totals["unknown"] > 0 and totals["invalid"] > 0
-    branches = {b["branch"]: b["decisions_own_token"] for b in tables["evidence_robots_branches"]}
+    branches = {b["branch"]: b["urls"] for b in tables["evidence_robots_branches"]}
     for b, n in raw(
         led,
-        "SELECT coalesce(robots_branch, '(none)'), count(*) FROM D "
-        "WHERE agent = 'MyBot' GROUP BY 1",
+        "SELECT coalesce(robots_branch, '(none)'), count(*) FROM (SELECT * FROM D "
+        "WHERE agent = 'MyBot' QUALIFY row_number() OVER (PARTITION BY url "
+        "ORDER BY checked_at DESC, decision_id DESC) = 1) GROUP BY 1",
     ):
         assert branches[b] == n
     reserved = {d["domain"] for d in tables["evidence_reserved_domains"]}
     assert reserved == {
         d
-        for (d,) in raw(led, "SELECT DISTINCT registrable_domain FROM D WHERE verdict = 'reserved'")
+        for (d,) in raw(
+            led,
+            "SELECT DISTINCT registrable_domain FROM D WHERE verdict = 'reserved' "
+            "AND agent = 'MyBot'",
+        )
     }
     assert tables["evidence_integrity"][0]["snapshots_hash_mismatch"] == 0
 
@@ -963,7 +975,7 @@ def test_evidence_lawful_access_section(tmp_path: Path) -> None:
         {"page_fetches": 6, "pages": 6, "pages_with_barrier": 4}
     ]
     rows = {
-        r["barrier"]: (r["pages"], r["urls_allowed_own_token"], r["urls_not_allowed_own_token"])
+        r["barrier"]: (r["pages"], r["urls_allowed"], r["urls_not_allowed"])
         for r in table(rep, "evidence_access_barriers")
     }
     assert rows == {"http-403": (2, 1, 1), "http-402": (1, 1, 0), "login-redirect": (1, 1, 0)}

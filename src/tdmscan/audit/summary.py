@@ -131,7 +131,9 @@ def render_summary(s: RunSummary, console: Any, *, elapsed: float | None = None)
     """Print the summary tables with rich (to whatever console the CLI chose)."""
     from rich.table import Table
 
-    t = Table(title=f"Verdicts by reason (own token {s.own_agent!r}; all {len(s.agents)} agents)")
+    n = len(s.agents)
+    others = "no other agent" if n == 1 else f"all {n} agents"
+    t = Table(title=f"Verdicts by reason (own token {s.own_agent!r}; {others})")
     t.add_column("verdict")
     t.add_column("reason")
     t.add_column(f"{s.own_agent} URLs", justify="right")

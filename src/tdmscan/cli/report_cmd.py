@@ -59,6 +59,11 @@ def _format_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:
 
 def _scope_options(f: F) -> F:
     f = click.option(
+        "--mode",
+        type=click.Choice(("conservative", "strict")),
+        help="Only decisions made in this policy mode [default: every mode].",
+    )(f)
+    f = click.option(
         "--until",
         type=click.DateTime(_DATE_FORMATS),
         metavar="DATE",
@@ -93,7 +98,9 @@ def _open(path: str) -> Ledger:
         raise fail(f"--ledger {path}: {exc.strerror or exc}") from None
 
 
-def _scope(led: Ledger, runs: tuple[str, ...], since: Any, until: Any) -> Any:
+def _scope(
+    led: Ledger, runs: tuple[str, ...], since: Any, until: Any, mode: str | None = None
+) -> Any:
     from ..reports import Scope, unknown_runs
 
     def utc(d: _dt.datetime | None) -> _dt.datetime | None:
@@ -111,7 +118,7 @@ def _scope(led: Ledger, runs: tuple[str, ...], since: Any, until: Any) -> Any:
             f"--run {missing[0]}: no such run in the ledger (see: tdmscan sql "
             f'--ledger {led.root} "SELECT run_id, started_at FROM runs")'
         )
-    return Scope(run_ids=tuple(dict.fromkeys(runs)), since=s, until=u)
+    return Scope(run_ids=tuple(dict.fromkeys(runs)), since=s, until=u, mode=mode)
 
 
 def _emit(text: str, output: str | None, kind: str, fmt: str) -> None:
@@ -173,17 +180,21 @@ def evidence(
     runs: tuple[str, ...],
     since: _dt.datetime | None,
     until: _dt.datetime | None,
+    mode: str | None,
     fmt: str,
     output: str | None,
     provider: str | None,
     sample_per_group: int,
     verify: bool,
 ) -> None:
-    """Opt-out compliance evidence for some runs, a period, or the whole ledger."""
+    """Opt-out compliance evidence for some runs, a period, a mode, or the whole ledger.
+
+    Each URL counts once, with its latest decision for the crawler's own token in scope.
+    """
     from ..reports import build_evidence
 
     led = _open(ledger_dir)
-    scope = _scope(led, runs, since, until)
+    scope = _scope(led, runs, since, until, mode)
     rep = _build(
         lambda: build_evidence(
             led, scope, provider=provider, sample_per_group=sample_per_group, verify=verify
@@ -205,6 +216,7 @@ def domains(
     runs: tuple[str, ...],
     since: _dt.datetime | None,
     until: _dt.datetime | None,
+    mode: str | None,
     sme: bool,
     fmt: str,
     output: str | None,
@@ -213,7 +225,7 @@ def domains(
     from ..reports import build_domains
 
     led = _open(ledger_dir)
-    scope = _scope(led, runs, since, until)
+    scope = _scope(led, runs, since, until, mode)
     rep = _build(lambda: build_domains(led, scope, sme=sme))
     _emit(_render(rep, fmt), output, "domains", fmt)
 

@@ -14,7 +14,17 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..ledger import Ledger
-from .common import PROTOCOLS, finish, new_report, protocol_catalogue_sql, start
+from .common import (
+    COUNTING_RULE,
+    PROTOCOLS,
+    Scope,
+    finish,
+    new_report,
+    page_coverage_text,
+    protocol_catalogue_sql,
+    sources_section,
+    start,
+)
 from .model import Report, Section
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -31,11 +41,15 @@ def build_crawlers(
         ledger,
         {"provider": provider, "contact": contact},
     )
-    q = start(ledger, {}, scope=False)
+    q = start(ledger, Scope().variables())
     q.setup("protocol_catalogue", protocol_catalogue_sql())
     crawlers = q.table(
-        "crawlers", "Crawler configurations (User-Agent, tokens, purpose, period of use)"
+        "crawlers",
+        "Crawler configurations (User-Agent, tokens, purpose, period of use)",
+        # One block per configuration: a list of dozens of tokens never makes the page scroll.
+        records_layout=True,
     )
+    coverage = q.table("scope_page_coverage", "Page-level signals read (all runs)", kv=True)
     protocols = q.table("evidence_protocols_catalogue", "Protocols honoured")
     intro = (
         f"{provider} uses the crawlers below" if provider else "The crawlers below are used"
@@ -51,19 +65,21 @@ def build_crawlers(
         Section(
             "crawlers",
             "Crawlers",
-            serves="Code 1.3(4); Template 2.3(i)-(iii)",
+            serves="Code of Practice, Measure 1.3(4); Template, section 2.3(i) to (iii)",
             paragraphs=[intro],
             tables=[crawlers],
         ),
         Section(
             "protocols",
             "Reservations honoured",
-            serves="Code 1.3(1), 1.3(2)",
+            serves="Code of Practice, Measures 1.3(1) and 1.3(2)",
             paragraphs=[
                 "robots.txt (RFC 9309) is mandatory. Page-level signals are read only by "
-                "configurations marked page_signals_checked."
+                "configurations marked page_signals_checked.",
+                page_coverage_text(coverage.one(), "no configuration checked pages"),
+                COUNTING_RULE,
             ],
-            tables=[protocols],
+            tables=[protocols, coverage],
         ),
     ]
     if contact:
@@ -71,7 +87,7 @@ def build_crawlers(
             Section(
                 "contact",
                 "Contact",
-                serves="Code 1.5",
+                serves="Code of Practice, Measure 1.5",
                 paragraphs=[f"Questions and complaints from rights holders: {contact}"],
             )
         )
@@ -79,15 +95,17 @@ def build_crawlers(
         Section(
             "feed",
             "Change notifications",
-            serves="Code 1.3(4)",
+            serves="Code of Practice, Measure 1.3(4)",
             paragraphs=[
                 "Changes to these crawlers (a new User-Agent, token list, purpose or set of "
                 "signals) are published in an Atom feed; subscribe to be notified."
             ],
         )
     )
+    sections.append(sources_section())
     rep.sections = sections
     rep.csv_table = "crawlers"
+    rep.public = True
     return finish(rep, q)
 
 

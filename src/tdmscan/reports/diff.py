@@ -1,13 +1,13 @@
 """``tdmscan diff RUN_A RUN_B``: what changed between two runs of the same URLs.
 
 Typical use: RUN_A at crawl time, RUN_B a re-check just before training; everything that
-became reserved in B must be removed from the corpus before training (COMPLIANCE.md 4.1).
+became reserved in B must be removed from the corpus before training.
 """
 
 from __future__ import annotations
 
 from ..ledger import Ledger
-from .common import finish, new_report, start
+from .common import finish, new_report, page_coverage_text, plural, sources_section, start
 from .model import Report, Section
 
 CHANGE_KINDS = (
@@ -28,17 +28,33 @@ def build_diff(ledger: Ledger, run_a: str, run_b: str) -> Report:
     summary = q.table("diff_summary", "(url, agent) pairs by kind of change")
     domains = q.table("diff_domains", "Changes per registrable domain and agent", max_rows=None)
     changes = q.table("diff_changes", "Every change", max_rows=None)
+    coverage = q.table("diff_page_coverage", "Page-level signals read in each run")
+    n_pairs = sum(r["pairs"] or 0 for r in summary.records())
+    paras = [
+        "Counting rule: a pair is a (url, agent, purpose) decided in run A or run B, each "
+        "counted once with its latest decision in that run. Every pair falls in exactly one "
+        f"kind of change, so the pairs of {summary.id} add up to the {plural(n_pairs, 'pair')} "
+        "compared, and the columns of the domain table add up to the same figures. A URL "
+        "evaluated for several agents counts once per agent.",
+        "Kinds: became_reserved (remove this content before training), became_allowed, "
+        "became_unknown (a required check failed in run B), became_invalid, reason_changed "
+        "(same verdict, other reasons), unchanged, only_in_a, only_in_b.",
+    ]
+    for r in coverage.records():
+        paras.append(
+            f"Run {r['side']} ({r['run_id']}): "
+            + page_coverage_text(r, "the run did not use --deep")
+        )
     rep.sections = [
         Section(
             "diff",
             "Changes",
-            serves="COMPLIANCE 4.1 (re-checks and retroactive removal); Template 3.1",
-            paragraphs=[
-                "Pairs are (url, agent, purpose) decided in both runs. became_reserved: "
-                "remove this content before training."
-            ],
-            tables=[summary, domains, changes],
-        )
+            serves="Code of Practice, Measure 1.3 (complying with reservations as they "
+            "change); Template, section 3.1",
+            paragraphs=paras,
+            tables=[summary, domains, changes, coverage],
+        ),
+        sources_section(),
     ]
     rep.csv_table = "diff_changes"
     return finish(rep, q)

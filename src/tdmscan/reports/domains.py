@@ -1,16 +1,26 @@
 """``tdmscan report domains``: the Template section 2.3(vii) list of top domains.
 
-COMPLIANCE.md 2.2: the Template asks for the domain names "in the top 10 % of all domain
-names determined by the size of the content scraped"; SMEs may list the top 5 % or the top
-1,000 domains, whichever is lower. The text says nothing about rounding. We round the count
-up (``ceil``), because rounding down would list nothing for fewer than ten domains and would
-under-disclose, which is the riskier error under AI Act Art. 101 (incomplete information).
+The Commission's Template (section 2.3(vii), footnote 16) asks for the domain names "in the
+top 10 % of all domain names determined by the size of the content scraped"; SMEs may list
+the top 5 % or the top 1,000 domains, whichever is lower. The text says nothing about
+rounding. We round the count up (``ceil``), because rounding down would list nothing for fewer
+than ten domains and would under-disclose, which is the riskier error under AI Act Art. 101
+(incomplete information).
+URLs are counted by the rule every report states (``COUNTING_RULE``).
 """
 
 from __future__ import annotations
 
 from ..ledger import Ledger
-from .common import Scope, finish, new_report, start
+from .common import (
+    COUNTING_RULE,
+    Scope,
+    finish,
+    new_report,
+    page_coverage_text,
+    sources_section,
+    start,
+)
 from .model import Chart, Report, Section
 
 #: The SME cap: the top 5 % or this many domains, whichever is lower.
@@ -46,6 +56,7 @@ def build_domains(ledger: Ledger, scope: Scope = Scope(), *, sme: bool = False) 
         chart=Chart("domain", "size", max_bars=15),
         max_rows=None,
     )
+    coverage = q.table("scope_page_coverage", "Page-level signals read", kv=True)
     s = summary.one()
     metric = s.get("metric", "urls")
     if metric == "bytes":
@@ -75,7 +86,7 @@ def build_domains(ledger: Ledger, scope: Scope = Scope(), *, sme: bool = False) 
     section = Section(
         "domains",
         "Most relevant domain names crawled",
-        serves="Template 2.3(vii) (footnote 16); COMPLIANCE 2.2",
+        serves="Template, section 2.3(vii) (footnote 16)",
         paragraphs=[
             basis,
             rule + " The Template does not say how to round; rounding up never lists fewer "
@@ -86,9 +97,11 @@ def build_domains(ledger: Ledger, scope: Scope = Scope(), *, sme: bool = False) 
             "evidence report instead. Ties are broken by URL count, then by name; "
             "ties_at_cutoff counts domains left out with the same size as the last one listed.",
             f"Scope: {scope.describe()}.",
+            COUNTING_RULE,
+            page_coverage_text(coverage.one()),
         ],
-        tables=[summary, top],
+        tables=[summary, top, coverage],
     )
-    rep.sections = [section]
+    rep.sections = [section, sources_section()]
     rep.csv_table = "domains_top"
     return finish(rep, q)

@@ -1,11 +1,23 @@
-"""``tdmscan report evidence``: the opt-out compliance evidence report (COMPLIANCE.md 8.1)."""
+"""``tdmscan report evidence``: the opt-out compliance evidence report."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..ledger import Ledger
-from .common import PROTOCOLS, Scope, finish, month, new_report, protocol_catalogue_sql, start
+from .common import (
+    COUNTING_RULE,
+    PROTOCOLS,
+    Scope,
+    finish,
+    month,
+    new_report,
+    page_coverage_text,
+    plural,
+    protocol_catalogue_sql,
+    sources_section,
+    start,
+)
 from .model import Chart, Report, Section, Table
 
 _VERDICT_COLOURS = (
@@ -34,7 +46,34 @@ def build_evidence(
     q = start(ledger, {**scope.variables(), "sample_per_group": sample_per_group})
     q.setup("protocol_catalogue", protocol_catalogue_sql())
 
-    period = q.table("evidence_period", "Scope: decisions, URLs and period", kv=True)
+    summary = q.table("evidence_summary", "Key figures", kv=True)
+    totals = q.table(
+        "evidence_verdict_totals",
+        "URLs by verdict",
+        chart=Chart("verdict", "urls", colours=_VERDICT_COLOURS),
+    )
+    coverage = q.table("scope_page_coverage", "Page-level signals read", kv=True)
+    key = summary.one()
+    s0 = Section(
+        "summary",
+        "Summary",
+        serves="Code of Practice, Measures 1.1, 1.3; Template, sections 2.3 and 3.1",
+        paragraphs=[
+            f"Scope: {scope.describe()}." + (f" Provider: {provider}." if provider else ""),
+            _summary_sentence(key),
+            page_coverage_text(coverage.one()),
+            COUNTING_RULE,
+            "Verdicts: allowed (every check ran and no reservation applies: may be ingested), "
+            "reserved (a rights reservation or crawl disallow applies: excluded), unknown (a "
+            "required check failed, e.g. robots.txt unreachable: not ingested, retry later), "
+            "invalid (not an http(s) URL). Sections 1 to 10 give the detail; section 11 is "
+            "draft wording for the public summary; the appendices hold the figures per "
+            "product token, a sample of decisions with their evidence, and every query.",
+        ],
+        tables=[summary, totals],
+    )
+
+    period = q.table("evidence_period", "Scope: URLs, decisions and period", kv=True)
     runs = q.table(
         "evidence_runs",
         "Runs in scope, with their configuration and input",
@@ -43,21 +82,23 @@ def build_evidence(
     s1 = Section(
         "scope",
         "1. Scope and configuration",
-        serves="Code 1.1 (implementation); Template header, 1.3 (latest date of collection)",
+        serves="Code of Practice, Measure 1.1 (implementation); Template, header and section "
+        "1.3 (latest date of collection)",
         paragraphs=[
-            f"Scope: {scope.describe()}." + (f" Provider: {provider}." if provider else ""),
             "Each run records the tool version, the policy mode and purpose, and the SHA-256 of "
             "its configuration and of its input manifest, so every decision can be replayed "
-            "with the same rules.",
+            "with the same rules. The decision counts below count every decision recorded in "
+            "scope (every run, mode and agent); the URL counts follow the counting rule of the "
+            "summary.",
         ],
         tables=[period, runs],
     )
 
-    crawlers = q.table("evidence_crawlers", "Crawler identification per run")
+    crawlers = q.table("evidence_crawlers", "Crawler configurations in scope")
     s2 = Section(
         "crawlers",
         "2. Crawler identification",
-        serves="Code 1.3(4); Template 2.3(i), (ii)",
+        serves="Code of Practice, Measure 1.3(4); Template, section 2.3(i) and (ii)",
         paragraphs=[
             "The product token is the one robots.txt groups were matched against; the other "
             "tokens are the catalogue of well-known AI-training crawlers, evaluated alongside "
@@ -72,50 +113,44 @@ def build_evidence(
     s3 = Section(
         "protocols",
         "3. Protocols honoured",
-        serves="Code 1.3(1), 1.3(2); Template 2.3(iii), 3.1",
+        serves="Code of Practice, Measure 1.3(1) and 1.3(2); Template, sections 2.3(iii) and 3.1",
         paragraphs=[
             "robots.txt under RFC 9309 is the mandatory protocol (Code of Practice, copyright "
             "chapter, Measure 1.3(1)). The others are machine-readable protocols honoured under "
             "Measure 1.3(2): any reservation found in any of them excludes the URL, and an "
-            "explicit permission in one never cancels a reservation in another. Page-level "
-            "signals are read only in runs made with --deep (see section 2).",
+            "explicit permission in one never cancels a reservation in another. Protocols read "
+            "in the page are read only for URLs whose page was fetched (runs made with --deep).",
+            page_coverage_text(coverage.one()),
         ],
-        tables=[protocols],
+        tables=[protocols, coverage],
     )
 
-    totals = q.table(
-        "evidence_verdict_totals",
-        "Decisions by verdict",
-        chart=Chart("verdict", "decisions_own_token", colours=_VERDICT_COLOURS),
-    )
-    by_agent = q.table("evidence_verdicts_by_agent", "Decisions by verdict for every token")
     reasons = q.table(
         "evidence_reasons",
         "Reasons behind the verdicts",
-        chart=Chart("reason", "decisions_own_token", max_bars=12),
+        chart=Chart("reason", "urls", max_bars=12),
     )
     s4 = Section(
         "outcomes",
-        "4. Outcome statistics",
-        serves="Code 1.3; Template 3.1",
+        "4. Reasons behind the verdicts",
+        serves="Code of Practice, Measure 1.3; Template, section 3.1",
         paragraphs=[
-            "Verdicts: allowed (every check ran and no reservation applies: may be ingested), "
-            "reserved (a rights reservation or crawl disallow applies: excluded), unknown (a "
-            "required check failed, e.g. robots.txt unreachable: not ingested, retry later), "
-            "invalid (not an http(s) URL). Charts show the crawler's own product token.",
+            "URLs per reason code, counted by the rule of the summary (a URL can carry several "
+            "reasons, so these do not add up to the URLs checked). The same figures for every "
+            "product token evaluated are in Appendix A.",
         ],
-        tables=[totals, by_agent, reasons],
+        tables=[reasons],
     )
 
     branches = q.table(
         "evidence_robots_branches",
-        "RFC 9309 branch applied to the robots.txt behind each decision",
-        chart=Chart("branch", "decisions_own_token"),
+        "RFC 9309 branch applied to the robots.txt behind each URL",
+        chart=Chart("branch", "urls"),
     )
     s5 = Section(
         "robots",
         "5. robots.txt handling (RFC 9309)",
-        serves="Code 1.3(1)",
+        serves="Code of Practice, Measure 1.3(1)",
         paragraphs=[
             "Each decision records which RFC 9309 rule applied to the robots.txt fetch it rests "
             "on. An unreachable robots.txt means complete disallow: such URLs get verdict unknown "
@@ -130,19 +165,20 @@ def build_evidence(
     s6 = Section(
         "reserved-domains",
         "6. Domains with reservations",
-        serves="Code 1.3; Template 3.1",
+        serves="Code of Practice, Measure 1.3; Template, section 3.1",
         tables=[reserved],
     )
 
-    unknowns = q.table("evidence_unknowns", "Unknown and invalid decisions, and recorded errors")
+    unknowns = q.table("evidence_unknowns", "Unknown and invalid URLs, and recorded errors")
     s7 = Section(
         "unknowns",
         "7. Unknowns and errors",
-        serves="Code 1.3(1) (RFC 9309 unreachable rule); DESIGN: nothing is lost",
+        serves="Code of Practice, Measure 1.3(1) (RFC 9309, section 2.3.1.4: unreachable "
+        "robots.txt)",
         paragraphs=[
-            "Every input row ends in the ledger. Rows listed here were not ingested: unknown "
-            "means a required check could not be made, invalid means the input was not an "
-            "http(s) URL.",
+            "Every input row ends in the ledger: nothing is dropped silently. URLs listed here "
+            "were not ingested: unknown means a required check could not be made, invalid "
+            "means the input was not an http(s) URL.",
         ],
         tables=[unknowns],
     )
@@ -156,7 +192,8 @@ def build_evidence(
     s8 = Section(
         "lawful-access",
         "8. Lawful access",
-        serves="Code 1.2(a); COMPLIANCE 7 (access_barrier)",
+        serves="Code of Practice, Measure 1.2 (lawfully accessible content: no circumvention "
+        "of paywalls, subscriptions or other technological measures)",
         paragraphs=[
             "tdmscan reads a page only in runs made with --deep, and then only its head. It sends "
             "no credentials, pays nothing and solves no CAPTCHA, so it cannot get round an access "
@@ -177,48 +214,32 @@ def build_evidence(
     s9 = Section(
         "not-recorded",
         "9. Not recorded by this ledger",
-        serves="Code 1.2(b), 1.5; COMPLIANCE 3.5(3)",
+        serves="Code of Practice, Measure 1.2 (exclusion of websites recognised as infringing) "
+        "and Measure 1.5 (point of contact and complaints)",
         paragraphs=[
-            "Piracy exclusions (Code 1.2(b)): tdmscan does not consult the EU/EEA lists of "
-            "websites recognised as infringing; the lists used, their versions and the domains "
-            "excluded must be documented separately. [LEGAL: lists and versions.]",
+            "Piracy exclusions (Code of Practice, Measure 1.2): tdmscan does not consult the "
+            "EU/EEA lists of websites recognised as persistently and repeatedly infringing; the "
+            "lists used, their versions and the domains excluded must be documented separately. "
+            "[LEGAL: lists and versions.]",
             "Natural-language reservations (terms of service, imprint): tdmscan reads "
             "machine-readable protocols only (section 3); whether a reservation written in prose "
             "binds is unsettled case law (OLG Hamburg, 10 Dec 2025, 5 U 104/24, appeal to the "
             "BGH allowed). [LEGAL: how such reservations are found and handled.]",
-            "Complaints (Code 1.5): complaints from rightsholders and their handling are not "
-            "recorded in this ledger; a complaint about a URL is answered from it with "
-            "SELECT * FROM evidence WHERE url = '...'. [LEGAL: point of contact, complaint log.]",
+            "Complaints (Code of Practice, Measure 1.5): complaints from rightsholders and their "
+            "handling are not recorded in this ledger; a complaint about a URL is answered from "
+            "it with SELECT * FROM evidence WHERE url = '...'. [LEGAL: point of contact, "
+            "complaint log.]",
         ],
-    )
-
-    sample = q.table(
-        "evidence_sample",
-        "Sample of decisions with the robots.txt line and hashes they rest on",
-        records_layout=True,
-        note="robots_line_in_snapshot is read back from the stored robots.txt bytes; "
-        "robots_snapshot_verified compares their SHA-256 with the hash the decision recorded.",
-    )
-    s10 = Section(
-        "sample",
-        "10. Sample of decisions with their evidence",
-        serves="Code 1.5 (per-URL lookups); COMPLIANCE 4.2",
-        paragraphs=[
-            f"Up to {sample_per_group} decisions per verdict, first reason and robots branch, "
-            "chosen by the MD5 of the decision id (deterministic, not cherry-picked). Any "
-            "decision can be looked up the same way in the evidence view: "
-            "SELECT * FROM evidence WHERE url = '...'.",
-        ],
-        tables=[sample],
     )
 
     chain = q.table("evidence_chain", "Hash chain of the ledger", kv=True)
     integrity = q.table("evidence_integrity", "Stored evidence integrity checks", kv=True)
     head = chain.one().get("chain_head") or ledger.head()
-    s11 = Section(
+    s10 = Section(
         "integrity",
-        "11. Integrity annex",
-        serves="COMPLIANCE 4.2; AI Act Art. 101 (no misleading information)",
+        "10. Integrity annex",
+        serves="Code of Practice, Measure 1.5 (answering complaints from the record); AI Act, "
+        "Article 101 (no incorrect or misleading information)",
         paragraphs=[
             "The ledger is append-only: every Parquet segment is written once and recorded in a "
             "SHA-256 hash chain (chain.jsonl). The chain head below commits to every segment "
@@ -233,84 +254,163 @@ def build_evidence(
     )
     if verify:
         vr = ledger.verify(expected_head=head)
-        s11.paragraphs.append(
+        s10.paragraphs.append(
             f"Verified when this report was generated: {'OK' if vr.ok else 'FAILED'} "
             f"({vr.segments} segments, {vr.snapshots_checked} snapshot bodies checked"
             + (f"; {len(vr.issues)} issues, first: {vr.issues[0]}" if vr.issues else "")
             + ")."
         )
     else:
-        s11.paragraphs.append(
+        s10.paragraphs.append(
             "The full verification was not run for this report (add --verify to include it)."
         )
 
-    s12 = Section(
+    s11 = Section(
         "draft",
-        "12. Draft text for the public summary (Template 2.3 and 3.1)",
-        serves="Template 2.3, 3.1",
+        "11. Draft text for the public summary (Template, sections 2.3 and 3.1)",
+        serves="Template, sections 2.3 and 3.1",
         draft=True,
     )
-    rep.sections = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12]
+
+    by_agent = q.table("evidence_verdicts_by_agent", "URLs by verdict for every product token")
+    a1 = Section(
+        "per-token",
+        "Appendix A. Verdicts per product token",
+        serves="Code of Practice, Measure 1.3(1) and 1.3(2)",
+        paragraphs=[
+            "For each product token evaluated, every URL counted once with that token's latest "
+            "decision in scope. Tokens with the same figures share a row. The crawler's own "
+            "token is the one the summary counts; a reservation aimed at another token reserves "
+            "the URL for the own token too in conservative mode.",
+        ],
+        tables=[by_agent],
+        appendix=True,
+    )
+    sample = q.table(
+        "evidence_sample",
+        "Sample of decisions with the robots.txt line and hashes they rest on",
+        records_layout=True,
+        note="robots_line_in_snapshot is read back from the stored robots.txt bytes; "
+        "robots_snapshot_verified compares their SHA-256 with the hash the decision recorded.",
+    )
+    a2 = Section(
+        "sample",
+        "Appendix B. Sample of decisions with their evidence",
+        serves="Code of Practice, Measure 1.5 (per-URL lookups for complaints)",
+        paragraphs=[
+            f"Up to {sample_per_group} counted decisions per verdict, first reason and robots "
+            "branch, chosen by the MD5 of the decision id (deterministic, not cherry-picked). "
+            "Any decision can be looked up the same way in the evidence view: "
+            "SELECT * FROM evidence WHERE url = '...'.",
+        ],
+        tables=[sample],
+        appendix=True,
+    )
+    rep.sections = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, sources_section(), a1, a2]
     rep.number_tables()  # the draft cites tables by number
-    s12.paragraphs = _draft_text(period.one(), crawlers, protocols, totals, reserved, branches)
+    s11.paragraphs = _draft_text(
+        key, coverage.one(), crawlers, protocols, totals, reserved, branches
+    )
     return finish(rep, q)
 
 
+def _summary_sentence(k: dict[str, Any]) -> str:
+    return (
+        f"{plural(k.get('urls_checked') or 0, 'URL')} on "
+        f"{plural(k.get('registrable_domains') or 0, 'registrable domain')} were checked "
+        f"in {plural(k.get('runs') or 0, 'run')} (policy mode: {k.get('policy_modes') or '-'}): "
+        f"{k.get('allowed') or 0:,} allowed, {k.get('reserved') or 0:,} reserved, "
+        f"{k.get('unknown') or 0:,} unknown and {k.get('invalid') or 0:,} invalid."
+    )
+
+
 def _draft_text(
-    period: dict[str, Any],
+    key: dict[str, Any],
+    cov: dict[str, Any],
     crawlers: Table,
     protocols: Table,
     totals: Table,
     reserved: Table,
     branches: Table,
 ) -> list[str]:
+    """Draft wording whose every figure is a figure of the tables it cites, and whose claims
+    about page-level signals never exceed what was checked."""
     crs = crawlers.records()
     tokens = sorted({r["own_token"] for r in crs if r["own_token"]})
     uas = sorted({r["user_agent"] for r in crs if r["user_agent"]})
     purposes = sorted({r["purpose"] for r in crs if r["purpose"]})
+    modes = {r["mode"] for r in crs if r["mode"]}
     n_tokens = max((r["tokens_evaluated"] or 0 for r in crs), default=0)
-    deep = any(r["page_signals_checked"] for r in crs)
-    honoured = [
+    n_urls = cov.get("urls_checked") or 0
+    paged = cov.get("urls_page_checked") or 0
+    site_only = cov.get("urls_allowed_site_level_only") or 0
+    site_level = [
         r["name"] + (f" ({r['spec_version']})" if r["spec_version"] else "")
         for r in protocols.records()
-        if r["protocol"] not in ("robots", "licence")
-        and (deep or not str(r["checked_in"]).startswith("page"))
+        if r["protocol"] not in ("robots", "licence") and str(r["checked_in"]).startswith("site")
     ]
-    v = {r["verdict"]: r["urls_own_token"] or 0 for r in totals.records()}
-    unreachable = next(
-        (r["decisions_own_token"] for r in branches.records() if r["branch"] == "unreachable"), 0
-    )
-    first, last = period.get("first_checked_at"), period.get("last_checked_at")
+    page_level = [
+        r["name"] + (f" ({r['spec_version']})" if r["spec_version"] else "")
+        for r in protocols.records()
+        if r["protocol"] not in ("robots", "licence") and str(r["checked_in"]).startswith("page")
+    ]
+    v = {r["verdict"]: r["urls"] or 0 for r in totals.records()}
+    unreachable = next((r["urls"] for r in branches.records() if r["branch"] == "unreachable"), 0)
+    first, last = key.get("first_checked_at"), key.get("last_checked_at")
     t_tot, t_res, t_br = totals.id, reserved.id, branches.id
+    n_res_domains = sum(1 for r in reserved.records() if r["urls_reserved"])
     ua_text = ", ".join(f'"{u}"' for u in uas) if uas else "[LEGAL: User-Agent string]"
+    if paged == 0:
+        page_text = (
+            "Reservations declared only inside a page (meta tags, HTTP headers of the page) "
+            f"were not read: no page was fetched, and all {v.get('allowed', 0):,} allowed URLs "
+            "rest on site-level signals only. "
+        )
+    else:
+        page_text = (
+            "Page-level signals (" + ", ".join(page_level) + f") were read for {paged:,} of the "
+            f"{n_urls:,} URLs checked; {site_only:,} of the {v.get('allowed', 0):,} allowed URLs "
+            "rest on site-level signals only. "
+        )
     return [
         "2.3 Data crawled and scraped from online sources. "
         f"(i) Crawler: {', '.join(tokens) or '[token]'}, identified by the User-Agent {ua_text}. "
         f"(ii) Purpose: {', '.join(purposes) or '[purpose]'} (collection of training data for "
         "[LEGAL: model name]). "
         "(iii) Before any page was used, the crawler read robots.txt and followed it under RFC "
-        f"9309 for its own product token; {max(n_tokens - 1, 0)} product tokens of AI-training "
-        "crawlers were evaluated as well, and a disallow aimed at any of them was treated as a "
-        "reservation. "
+        f"9309 for its own product token; {plural(max(n_tokens - 1, 0), 'product token')} of "
+        "AI-training crawlers were evaluated as well"
+        + (
+            ", and a disallow aimed at any of them was treated as a reservation"
+            + ("" if modes == {"conservative"} else " (in conservative-mode runs)")
+            if "conservative" in modes
+            else ""
+        )
+        + ". "
         "When robots.txt could not be retrieved because of a server error or network failure, "
-        "the site was treated as fully disallowed. It also honoured "
-        + (", ".join(honoured) if honoured else "no other protocol")
-        + ". [LEGAL: paywalls, CAPTCHAs and password-protected pages.] "
+        "the site was treated as fully disallowed. At site level it also honoured "
+        + (", ".join(site_level) if site_level else "no other protocol")
+        + ". "
+        + page_text
+        + "[LEGAL: paywalls, CAPTCHAs and password-protected pages.] "
         f"(iv) Period of data collection: {month(first)} to {month(last)}. "
         "(vii) Most relevant domain names: see the attached list (tdmscan report domains). "
-        f"(viii) {period.get('urls', 0):,} URLs on {period.get('registrable_domains', 0):,} "
-        "registrable domains were checked.",
+        f"(viii) {plural(n_urls, 'URL')} on "
+        f"{plural(key.get('registrable_domains') or 0, 'registrable domain')} were checked.",
         "3.1 Respect of reservation of rights from the TDM exception. "
         "[LEGAL: signatory of the Code of Practice yes/no.] Reservations were identified "
         "before and during data collection: every URL was checked against robots.txt (RFC 9309) "
-        "and the machine-readable protocols listed in section 3 of this report before it could "
-        f"enter the training data. Of the URLs checked, {v.get('allowed', 0):,} were allowed, "
+        "and the site-level machine-readable protocols listed in section 3 of this report"
+        + (" (page-level protocols only where the page was fetched)" if paged else "")
+        + " before it could enter the training data. "
+        f"Of the {plural(n_urls, 'URL')} checked, {v.get('allowed', 0):,} were allowed, "
         f"{v.get('reserved', 0):,} were excluded because of a reservation (on "
-        f"{len(reserved.rows):,} registrable domains, see {t_res}) and "
+        f"{plural(n_res_domains, 'registrable domain')}, see {t_res}), "
         f"{v.get('unknown', 0):,} were not used because a required check failed "
-        f"({unreachable:,} decisions with robots.txt unreachable, see {t_br}); figures from "
-        f"{t_tot}. Each decision is recorded with the exact robots.txt bytes and their "
-        "SHA-256 in an append-only, hash-chained provenance ledger. "
+        f"({unreachable:,} of them with robots.txt unreachable, see {t_br}) and "
+        f"{v.get('invalid', 0):,} were not valid http(s) URLs; figures from {t_tot}, each URL "
+        "counted once with its latest decision. Each decision is recorded with the exact "
+        "robots.txt bytes and their SHA-256 in an append-only, hash-chained provenance ledger. "
         "[LEGAL: opt-outs honoured by third parties from which datasets were obtained; "
         "re-check before training.]",
     ]

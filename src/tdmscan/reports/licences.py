@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ledger import Ledger, RunInfo
-from .common import Scope, finish, new_report, start
+from .common import Scope, finish, new_report, page_coverage_text, sources_section, start
 from .model import Report, Section
 
 TEMPLATE_CATEGORIES = ("2.1", "2.2.1", "2.2.2", "2.5", "2.6")
@@ -314,19 +314,23 @@ def build_licences(ledger: Ledger, scope: Scope = Scope()) -> Report:
     q = start(ledger, scope.variables())
     q.setup("licences_base")
     by_cat = q.table("licences_by_category", "Declared datasets by Template category")
-    inventory = q.table("licences_inventory", "Declared licensed datasets", max_rows=None)
+    inventory = q.table(
+        "licences_inventory", "Declared licensed datasets", max_rows=None, records_layout=True
+    )
     conflicts = q.table("licences_conflicts", "Conflicts: licence terms vs use")
     web = q.table("licences_web", "Licences detected on the web")
     tdm = q.table("licences_tdm_policies", "TDMRep policies found")
     rsl = q.table("licences_rsl", "RSL licence terms found")
+    coverage = q.table("scope_page_coverage", "Page-level signals read", kv=True)
     n_conf = len(conflicts.rows)
     rep.sections = [
         Section(
             "summary",
             "1. Summary by Template category",
-            serves="Template 1.3, 2.1, 2.2.1, 2.2.2, 2.5, 2.6",
+            serves="Template, sections 1.3, 2.1, 2.2.1, 2.2.2, 2.5 and 2.6",
             paragraphs=[
-                "Datasets declared with `tdmscan licences import`. Each import is appended to "
+                "Datasets declared with the command tdmscan licences import. Each import is "
+                "appended to "
                 "the ledger; the latest record of a dataset version supersedes earlier ones.",
             ],
             tables=[by_cat],
@@ -334,13 +338,13 @@ def build_licences(ledger: Ledger, scope: Scope = Scope()) -> Report:
         Section(
             "inventory",
             "2. Licensed datasets",
-            serves="Checklist C-05; Code 1.1; Template 2.1, 2.2",
+            serves="Code of Practice, Measure 1.1; Template, sections 2.1 and 2.2",
             tables=[inventory],
         ),
         Section(
             "conflicts",
             "3. Conflicts",
-            serves="Code 1.1 (implementation of the copyright policy)",
+            serves="Code of Practice, Measure 1.1 (implementation of the copyright policy)",
             paragraphs=[
                 (
                     f"{n_conf} conflict(s) need review: datasets marked used whose licence "
@@ -356,24 +360,26 @@ def build_licences(ledger: Ledger, scope: Scope = Scope()) -> Report:
         Section(
             "web",
             "4. Licences detected on the web",
-            serves="Template 2.3(viii); Code 1.3(2)",
+            serves="Template, section 2.3(viii); Code of Practice, Measure 1.3(2)",
             paragraphs=[
                 "Licence statements read from pages (rel=license links, Link headers, JSON-LD) "
                 "in runs made with --deep; SPDX identifiers where one exists. "
                 f"Scope: {scope.describe()}.",
+                page_coverage_text(coverage.one()),
             ],
-            tables=[web],
+            tables=[web, coverage],
         ),
         Section(
             "policies",
             "5. TDM policies and RSL terms",
-            serves="Code 1.3(2); Template 3.1",
+            serves="Code of Practice, Measure 1.3(2); Template, section 3.1",
             paragraphs=[
                 "Policies rights holders point to for licensing text and data mining. Contacts "
                 "are shown where the fetched document records one.",
             ],
             tables=[tdm, rsl],
         ),
+        sources_section(),
     ]
     rep.csv_table = "licences_inventory"
     return finish(rep, q)

@@ -64,6 +64,8 @@ class Section:
     draft: bool = False
     #: Preformatted lines (commands to run), shown as code.
     code: list[str] = field(default_factory=list)
+    #: Detail moved after the main text (per-token figures, samples); starts a new page.
+    appendix: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class Report:
     queries: list[Query] = field(default_factory=list)
     #: The query whose table is the report's CSV form (None: no CSV form).
     csv_table: str | None = None
+    #: Published as is (the crawler page): never print the local ledger path.
+    public: bool = False
 
     def tables(self) -> list[Table]:
         return [t for s in self.sections for t in s.tables]

@@ -1,6 +1,7 @@
 -- domains_base: content retained for training per registrable domain (Template 2.3(vii)).
--- A URL counts once, with its latest own-token decision in scope; only 'allowed' URLs are
--- retained (fully excluded domains are not "content scraped" for training).
+-- A URL counts once, with its latest own-token decision in scope (scope_urls, the counting
+-- rule of every report); only 'allowed' URLs are retained (fully excluded domains are not
+-- "content scraped" for training).
 -- Size: the manifest's content size, else the Content-Length of a recorded page fetch of that
 -- URL, else the bytes that fetch read (a lower bound: deep checks stop after </head>).
 -- Metric: bytes when any retained URL has a known size, otherwise the URL count.
@@ -8,10 +9,7 @@
 -- SME variant (sme = true): the lower of the top 5 % rounded up, (n + 19) // 20, and 1,000.
 CREATE OR REPLACE TEMP VIEW retained_urls AS
 WITH latest AS (
-    SELECT *
-    FROM scope_decisions
-    WHERE own_token
-    QUALIFY row_number() OVER (PARTITION BY url ORDER BY checked_at DESC, decision_id DESC) = 1
+    SELECT * FROM scope_urls
 ), page_sizes AS (
     SELECT url, max(coalesce(try_cast(content_length AS BIGINT), size)) AS size
     FROM fetches

@@ -11,8 +11,9 @@ SELECT
     coalesce(sum(urls), 0) AS urls_retained,
     coalesce(sum(bytes), 0) AS bytes_retained,
     coalesce(sum(urls) - sum(urls_with_size), 0) AS urls_without_size,
-    (SELECT count(DISTINCT registrable_domain) FROM scope_decisions
-      WHERE own_token AND registrable_domain IS NOT NULL) AS domains_checked,
+    (SELECT count(*) FROM scope_urls) AS urls_checked,
+    (SELECT count(DISTINCT registrable_domain) FROM scope_urls
+      WHERE registrable_domain IS NOT NULL) AS domains_checked,
     count(*) FILTER (WHERE rank > cutoff AND size = (
         SELECT size FROM domain_ranking WHERE rank = cutoff)) AS ties_at_cutoff
 FROM domain_ranking;

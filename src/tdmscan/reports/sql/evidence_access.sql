@@ -1,5 +1,5 @@
 -- evidence_access: the page fetches in scope (runs made with --deep read each page's head)
--- with the access barrier each one met, COMPLIANCE 7 `access_barrier` / Code 1.2(a):
+-- with the access barrier each one met (Code of Practice, copyright chapter, Measure 1.2(1)):
 --   http-401 / http-403  authentication or authorisation refused
 --   http-402             payment required (a paywall that says so)
 --   http-451             unavailable for legal reasons

@@ -1,5 +1,6 @@
--- evidence_robots_branches: which RFC 9309 rule applied to the robots.txt behind each
--- own-token decision. Every branch is listed, including those with no decisions.
+-- evidence_robots_branches: which RFC 9309 rule applied to the robots.txt behind each counted
+-- decision (scope_urls: each URL once), so the urls column adds up to the URLs checked.
+-- Every branch is listed, including those with no URLs.
 WITH b(ord, branch, rule) AS (
     VALUES
         (1, 'parsed', '2xx: rules parsed and applied (RFC 9309 2.3.1.1)'),
@@ -13,10 +14,9 @@ WITH b(ord, branch, rule) AS (
 SELECT
     coalesce(b.branch, '(none)') AS branch,
     b.rule,
-    count(DISTINCT d.origin) AS origins,
-    count(d.url) AS decisions_own_token
+    count(DISTINCT u.origin) AS origins,
+    count(u.url) AS urls
 FROM b
-LEFT JOIN (SELECT * FROM scope_decisions WHERE own_token) d
-    ON d.robots_branch IS NOT DISTINCT FROM b.branch
+LEFT JOIN scope_urls u ON u.robots_branch IS NOT DISTINCT FROM b.branch
 GROUP BY b.ord, b.branch, b.rule
 ORDER BY b.ord;

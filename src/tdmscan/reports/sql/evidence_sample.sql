@@ -1,4 +1,5 @@
--- evidence_sample: a deterministic sample of own-token decisions (sample_per_group per
+-- evidence_sample: a deterministic sample of the counted decisions (scope_urls: each URL
+-- once, its latest own-token decision; sample_per_group per
 -- verdict, first reason and robots branch; default 2), each with the robots.txt line it rests
 -- on, read back from the stored snapshot, and the hashes that identify the exact bytes.
 WITH s AS (
@@ -7,14 +8,16 @@ WITH s AS (
         row_number() OVER (
             PARTITION BY verdict, coalesce(reasons[1], ''), coalesce(robots_branch, '')
             ORDER BY md5(decision_id)) AS k
-    FROM scope_decisions
-    WHERE own_token
+    FROM scope_urls
 )
 SELECT
     s.decision_id,
     s.checked_at,
     s.url,
     s.agent,
+    s.run_id,
+    s.mode,
+    s.page_checked,
     s.verdict,
     array_to_string(s.reasons, ', ') AS reasons,
     s.robots_branch,

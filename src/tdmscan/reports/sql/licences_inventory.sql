@@ -1,4 +1,5 @@
--- licences_inventory: one row per declared dataset version (COMPLIANCE.md section 5 fields).
+-- licences_inventory: one row per declared dataset version (the fields the Template's
+-- sections 2.1 and 2.2 and a licence review need).
 SELECT
     dataset_id AS dataset,
     version_or_snapshot,
