@@ -152,19 +152,18 @@ def _scope_where(s: Scope) -> str:
 def independent(led: Ledger, s: Scope) -> dict[str, Any]:
     """The counting rule done in Python over raw rows: each URL once, latest own-token decision."""
     own = _runs_own_token(led)
-    pages = set(_page_fetches(led))
     rows = raw(
         led,
-        "SELECT url, run_id, agent, verdict, checked_at, decision_id, registrable_domain "
-        f"FROM D WHERE {_scope_where(s)}",
+        "SELECT url, run_id, agent, verdict, checked_at, decision_id, registrable_domain, "
+        f"page_checked FROM D WHERE {_scope_where(s)}",
     )
     latest: dict[str, tuple[Any, ...]] = {}
-    for url, run_id, agent, verdict, at, did, dom in rows:
+    for url, run_id, agent, verdict, at, did, dom, paged in rows:
         if own.get(run_id) not in (None, agent):
             continue
         key = (at, did)
         if url not in latest or key > latest[url][0]:
-            latest[url] = (key, verdict, dom, (run_id, url) in pages)
+            latest[url] = (key, verdict, dom, bool(paged))
     verdicts = Counter(v for _, v, _, _ in latest.values())
     return {
         "urls_checked": len(latest),
@@ -186,16 +185,6 @@ def _runs_own_token(led: Ledger) -> dict[str, str | None]:
             r: (a[0] if a else None)
             for r, a in con.execute("SELECT run_id, agents FROM runs").fetchall()
         }
-    finally:
-        con.close()
-
-
-def _page_fetches(led: Ledger) -> list[tuple[str, str]]:
-    con = led.connect()
-    try:
-        return con.execute(
-            "SELECT DISTINCT run_id, url FROM fetches WHERE kind = 'page'"
-        ).fetchall()
     finally:
         con.close()
 

@@ -2,9 +2,9 @@
 -- latest decision in the run), how many had their page fetched (page-level signals read) and
 -- how many allowed URLs rest on site-level signals only.
 WITH d AS (
-    SELECT d.*, coalesce(d.agent = r.agents[1], true) AS own_token,
-           EXISTS (SELECT 1 FROM fetches f
-                   WHERE f.kind = 'page' AND f.run_id = d.run_id AND f.url = d.url)
+    SELECT d.* EXCLUDE (page_checked), coalesce(d.agent = r.agents[1], true) AS own_token,
+           coalesce(d.page_checked, EXISTS (SELECT 1 FROM fetches f
+                   WHERE f.kind = 'page' AND f.run_id = d.run_id AND f.url = d.url))
                AS page_checked
     FROM decisions d
     LEFT JOIN runs r ON r.run_id = d.run_id

@@ -8,17 +8,18 @@
 -- own_token: the decision is for the run's own product token (runs.agents[1], the crawler's
 -- identity; the other agents are the catalogue of AI-training tokens evaluated alongside).
 -- A run that recorded no agents counts every decision as its own.
--- page_checked: the page itself was fetched for this decision (its headers and <head> were
--- read), so page-level signals (meta robots, X-Robots-Tag, TDMRep headers, ...) were honoured.
--- Derived from the run's page fetches; the one line to change once decisions record it.
+-- page_checked: the page's own response was read for this decision (headers, <head>), so
+-- page-level signals (meta robots, X-Robots-Tag, TDMRep headers, ...) were honoured. Recorded
+-- on each decision since decisions v2; rows written before that read NULL and fall back to
+-- whether the run recorded a page fetch of that URL.
 CREATE OR REPLACE TEMP VIEW scope_decisions AS
 WITH page_fetches AS (
     SELECT DISTINCT run_id, url FROM fetches WHERE kind = 'page'
 )
 SELECT
-    d.*,
+    d.* EXCLUDE (page_checked),
     coalesce(d.agent = r.agents[1], true) AS own_token,
-    p.url IS NOT NULL AS page_checked
+    coalesce(d.page_checked, p.url IS NOT NULL) AS page_checked
 FROM decisions d
 LEFT JOIN runs r ON r.run_id = d.run_id
 LEFT JOIN page_fetches p ON p.run_id = d.run_id AND p.url = d.url
