@@ -46,6 +46,8 @@ def fakeweb_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], str]:
             monkeypatch.setenv(name, url)
         for name in _CLEARED_VARS:
             monkeypatch.delenv(name, raising=False)
+        # The guard holds behind proxies; the fake web's own hosts are exempted by name.
+        monkeypatch.setenv("TDMSCAN_GUARD_EXEMPT", fw.guard_exempt)
         return url
 
     return apply

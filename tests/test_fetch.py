@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import gzip
 import ipaddress
+import re
 import socket
 import time
 import zlib
@@ -397,12 +398,14 @@ async def test_allow_private():
 
 
 @pytest.mark.parametrize("var", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
-async def test_guard_skipped_when_a_proxy_applies(monkeypatch, var):
+async def test_guard_holds_when_a_proxy_applies(monkeypatch, var):
+    """A proxy inside a private network reaches private addresses: literals stay refused."""
     monkeypatch.setenv(var, "http://proxy.example:3128")
     assert proxy_for("http://10.0.0.1/robots.txt") == "http://proxy.example:3128"
-    async with mock(lambda r: httpx.Response(200, text="ok")) as f:
+    called = []
+    async with mock(lambda r: called.append(r) or httpx.Response(200, text="ok")) as f:
         got = await f.get("http://10.0.0.1/robots.txt", max_bytes=100)
-    assert got.status == 200
+    assert got.error == "refused-address" and not called
 
 
 async def test_no_proxy_restores_the_guard(monkeypatch):
@@ -1047,8 +1050,15 @@ def test_fetched_fast_construction_equals_the_constructor(headers, body):
 
 
 def _reference_route(url: str, proxies: dict[str, str]):
-    ip = ip_literal(urlsplit(url).hostname)
-    return (origin_key(url), proxy_for(url, proxies), ip is not None and not is_public_address(ip))
+    host = urlsplit(url).hostname or ""
+    ip = ip_literal(host)
+    return (
+        origin_key(url),
+        proxy_for(url, proxies),
+        ip is not None and not is_public_address(ip),
+        host,
+        False,
+    )
 
 
 _ROUTE_URLS = [
@@ -1137,11 +1147,23 @@ def test_urls_with_one_route_prefix_route_alike(scheme, netloc, tails):
     )
 )
 def test_ip_literal_shortcut_agrees_with_the_parser(host):
+    number = r"(?:0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)"
+
     def reference(h):
         h = h.strip("[]").split("%", 1)[0]
         try:
             return ipaddress.ip_address(h)
         except ValueError:
-            return None
+            pass
+        # The numeric IPv4 spellings (decimal, octal, hex, fewer than four parts) as C
+        # inet_aton reads them, checked against the C library itself; a bare "0x" is 0 as in
+        # the WHATWG URL standard (glibc refuses it).
+        if re.fullmatch(rf"{number}(?:\.{number}){{0,3}}\.?", h):
+            h = re.sub(r"0[xX](?=\.|$)", "0", h.rstrip("."))
+            try:
+                return ipaddress.IPv4Address(socket.inet_aton(h or "x"))
+            except OSError:
+                return None
+        return None
 
     assert ip_literal(host) == (reference(host) if host else None)

@@ -21,18 +21,24 @@ ORDER BY agent DESC, domain NULLS LAST, verdict"""
 
 _PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
 _BYPASS_VARS = ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
+_EXEMPT_VAR = "TDMSCAN_GUARD_EXEMPT"
 
 
 class _ProxyEnv:
-    """Route this process's HTTP through the fake web, and put the environment back after."""
+    """Route this process's HTTP through the fake web, and put the environment back after.
 
-    def __init__(self, proxy: str) -> None:
+    The address guard stays on behind the proxy; the fake web's own host names are exempted
+    explicitly (``exempt``), nothing else is."""
+
+    def __init__(self, proxy: str, exempt: str = "") -> None:
         self.proxy = proxy
+        self.exempt = exempt
         self.saved: dict[str, str | None] = {}
 
     def __enter__(self) -> _ProxyEnv:
-        for name in (*_PROXY_VARS, *_BYPASS_VARS):
+        for name in (*_PROXY_VARS, *_BYPASS_VARS, _EXEMPT_VAR):
             self.saved[name] = os.environ.get(name)
+        os.environ[_EXEMPT_VAR] = self.exempt
         for name in _PROXY_VARS:
             os.environ[name] = self.proxy
         for name in _BYPASS_VARS:
@@ -84,7 +90,7 @@ def demo(ledger_dir: Path | None, timeout: float, quiet: bool) -> None:
     manifest = open_manifest(demo_manifest_path())
     if not quiet:
         err.print(f"Starting the fake web ({demo_sites_path().name}) on 127.0.0.1 ...")
-    with FakeWeb(demo_sites_path()) as fw, _ProxyEnv(fw.proxy_url):
+    with FakeWeb(demo_sites_path()) as fw, _ProxyEnv(fw.proxy_url, fw.guard_exempt):
         if not quiet:
             err.print(
                 f"Auditing {manifest.path.name} ({sum(1 for _ in _lines(manifest.path))} lines) "

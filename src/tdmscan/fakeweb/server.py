@@ -446,6 +446,13 @@ class _Conn(asyncio.Protocol):
             await self._drain()
 
 
+def _exempt_list(hosts: Iterable[str], domain: str | None) -> str:
+    names = {h if h.startswith("[") else h.rsplit(":", 1)[0] for h in hosts}
+    if domain:
+        names.add("." + domain)
+    return ",".join(sorted(names))
+
+
 def _coerce_sites(sites: SitesArg) -> dict[str, Site]:
     if sites is None:
         items: list[Site] = []
@@ -481,11 +488,22 @@ class _CountingAPI:
     def proxy_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    _served: tuple[list[str], str | None] = ([], None)
+
+    @property
+    def guard_exempt(self) -> str:
+        """The hosts this fake web serves, for ``TDMSCAN_GUARD_EXEMPT``: the declared sites
+        and, for a generator with a ``domain``, that domain. The address guard is switched
+        off for these names only, so that a site spec naming ``localhost`` or an IP literal
+        still reaches the fake web; routing through a proxy alone does not switch it off."""
+        return _exempt_list(*self._served)
+
     def proxy_env(self) -> dict[str, str]:
         """Environment for a child process whose HTTP clients should use this fake web."""
         url = self.proxy_url
         env = {name: url for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")}
         env.update({name: "" for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")})
+        env["TDMSCAN_GUARD_EXEMPT"] = self.guard_exempt
         return env
 
     @staticmethod
@@ -535,6 +553,11 @@ class FakeWeb(_CountingAPI):
     @property
     def sites(self) -> dict[str, Site]:
         return self._engine.sites
+
+    @property
+    def _served(self) -> tuple[list[str], str | None]:  # type: ignore[override]
+        domain = getattr(self.generator, "domain", None)
+        return list(self.sites), domain if isinstance(domain, str) else None
 
     def add_site(self, site: Site) -> None:
         """Declare (or replace) a site while running."""
@@ -659,10 +682,17 @@ class FakeWeb(_CountingAPI):
 class SpawnedFakeWeb(_CountingAPI):
     """A fake web in its own process; counts are read over HTTP from the admin host."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, tmpfile: Path | None = None):
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        port: int,
+        tmpfile: Path | None = None,
+        served: tuple[list[str], str | None] = ([], None),
+    ):
         self.proc = proc
         self.port = port
         self._tmpfile = tmpfile
+        self._served = served
 
     @classmethod
     def start(
@@ -691,10 +721,16 @@ class SpawnedFakeWeb(_CountingAPI):
                     json.dump(data, fh)
                 path = tmpfile = Path(name)
             args += ["--sites", str(path)]
+        served_hosts = [s.host for s in load_sites(path)] if sites is not None else []
+        bench_domain = None
         if demo:
             args.append("--demo")
+            from . import demo_sites_path
+
+            served_hosts += [s.host for s in load_sites(demo_sites_path())]
         if generator == "bench" or n_hosts is not None:
             args += ["--bench-hosts", str(n_hosts if n_hosts is not None else 0)]
+            bench_domain = bench_generator(0).domain
         elif generator is not None:
             raise ValueError("a spawned fake web only knows the 'bench' generator")
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -711,7 +747,7 @@ class SpawnedFakeWeb(_CountingAPI):
             proc.kill()
             proc.wait()
             raise RuntimeError(f"unexpected fake web output: {line!r}")
-        return cls(proc, int(line[len(prefix) :]), tmpfile)
+        return cls(proc, int(line[len(prefix) :]), tmpfile, (served_hosts, bench_domain))
 
     def _admin(self, path: str) -> Any:
         import http.client

@@ -283,8 +283,11 @@ class AiohttpFetcher(BaseFetcher):
         allow_private: bool = False,
         wall_clock: WallClock | None = None,
         resolver: Any = None,
+        exempt: frozenset[str] | None = None,
     ) -> None:
-        super().__init__(limits=limits, allow_private=allow_private, wall_clock=wall_clock)
+        super().__init__(
+            limits=limits, allow_private=allow_private, wall_clock=wall_clock, exempt=exempt
+        )
         self._inner_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         # asyncio-native replacements for the base class's anyio limiters (see ``get``).
@@ -300,7 +303,7 @@ class AiohttpFetcher(BaseFetcher):
             connector = aiohttp.TCPConnector(
                 limit=lim.global_concurrency,
                 limit_per_host=lim.per_origin_concurrency,
-                resolver=make_guarded_resolver(inner, self.allow_private),
+                resolver=make_guarded_resolver(inner, self.allow_private, self.exempt),
                 ttl_dns_cache=300,
                 keepalive_timeout=lim.keepalive,
             )

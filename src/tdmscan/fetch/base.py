@@ -20,7 +20,14 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 import anyio
 
 from ..types import Fetched, HeaderList
-from .guard import env_proxies, ip_literal, is_public_address, proxy_for_split
+from .guard import (
+    env_proxies,
+    exempt_hosts,
+    ip_literal,
+    is_exempt,
+    is_public_address,
+    proxy_for_split,
+)
 from .limits import FetchLimits
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -252,6 +259,11 @@ class _Route(NamedTuple):
     key: str  # origin_key(): the per-origin slot's key
     proxy: str | None  # proxy_for(): the environment proxy for the URL, if any
     bad_ip: bool  # the host is an IP literal outside public unicast space
+    host: str  # the host name, lower case ("" when the URL has none)
+    exempt: bool  # the host is exempt from the guard (GUARD_EXEMPT_ENV / exempt_hosts)
+
+
+_NAMES_MAX = 4096
 
 
 class BaseFetcher:
@@ -263,9 +275,14 @@ class BaseFetcher:
         limits: FetchLimits | None = None,
         allow_private: bool = False,
         wall_clock: WallClock | None = None,
+        exempt: frozenset[str] | None = None,
     ) -> None:
         self.limits = limits or FetchLimits()
         self.allow_private = allow_private
+        #: Hosts the guard leaves alone: ``exempt``, else GUARD_EXEMPT_ENV as of creation.
+        self.exempt = exempt_hosts() if exempt is None else frozenset(exempt)
+        # Proxied host name -> True when it resolves locally to a non-public address.
+        self._proxied_names: dict[str, bool] = {}
         self._wall_clock = wall_clock or _utc_now
         # fast_acquire: an uncontended acquire need not yield to the loop; every request
         # passes two of these, so the extra loop turns would show in bulk throughput.
@@ -316,8 +333,15 @@ class BaseFetcher:
                 return found
         parts = urlsplit(url)
         proxy = proxy_for_split(parts, self.proxies)
-        ip = ip_literal(parts.hostname)
-        route = _Route(split_origin_key(parts), proxy, ip is not None and not is_public_address(ip))
+        host = parts.hostname or ""
+        ip = ip_literal(host)
+        route = _Route(
+            split_origin_key(parts),
+            proxy,
+            ip is not None and not is_public_address(ip),
+            host,
+            is_exempt(host, self.exempt),
+        )
         if prefix is not None:
             if len(routes) >= _ROUTES_MAX:
                 routes.clear()
@@ -325,9 +349,40 @@ class BaseFetcher:
         return route
 
     def _refused(self, route: _Route) -> bool:
-        """IP-literal targets never reach a resolver, so they are checked here (unless a proxy
-        carries the request: then the proxy resolves and connects, not us)."""
-        return route.bad_ip and route.proxy is None and not self.allow_private
+        """IP-literal targets never reach a resolver, so they are checked here, whether or not
+        a proxy carries the request (a proxy inside a private network would reach them)."""
+        return route.bad_ip and not self.allow_private and not route.exempt
+
+    async def _proxied_name_refused(self, route: _Route) -> bool:
+        """For a request a proxy carries: True when its host name resolves *locally* to a
+        non-public address (``localhost``, a split-horizon name, a metadata alias).
+
+        A name the local resolver does not know (or does not answer for within the connect
+        timeout) is the proxy's to resolve and is passed on. Answers are kept per host name,
+        like a connector's DNS cache, so an origin's three files cost one lookup.
+        """
+        if self.allow_private or route.exempt or not route.host:
+            return False
+        host = route.host
+        if ip_literal(host) is not None:
+            return False  # literals were judged by _refused
+        names = self._proxied_names
+        found = names.get(host)
+        if found is not None:
+            return found
+        refused = False
+        try:
+            with anyio.fail_after(self.limits.connect_timeout):
+                infos = await anyio.getaddrinfo(host, None)
+        except (OSError, TimeoutError, UnicodeError, ValueError):
+            infos = []
+        addresses = [str(info[4][0]) for info in infos]
+        if addresses and not any(is_public_address(a) for a in addresses):
+            refused = True
+        if len(names) >= _NAMES_MAX:
+            names.clear()
+        names[host] = refused
+        return refused
 
     async def get(self, url: str, *, max_bytes: int, stop_at_head: bool = False) -> Fetched:
         fetched_at = self._wall_clock()
@@ -373,6 +428,8 @@ class BaseFetcher:
             if self._refused(route):
                 return None, "refused-address"
             proxy = route.proxy
+            if proxy is not None and await self._proxied_name_refused(route):
+                return None, "refused-address"
             self.requests += 1
             try:
                 hop = await self._hop(

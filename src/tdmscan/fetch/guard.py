@@ -2,8 +2,18 @@
 
 The guard looks at the addresses a connection is actually made to (after DNS), not at the
 host name, so a name that resolves to a public address at check time and a private one at
-connect time (DNS rebinding) is still refused. When an environment proxy applies to a URL,
-the proxy resolves the target, so the target is not checked here.
+connect time (DNS rebinding) is still refused.
+
+When an environment proxy applies to a URL the proxy resolves and connects, and a proxy inside
+a private network reaches private addresses (a VPC egress proxy reaches the cloud metadata
+service). So the fetchers still refuse IP-literal targets outside public space (in every
+spelling an HTTP stack accepts: dotted, decimal, octal, hex, IPv6-mapped) and names that
+resolve *locally* to such addresses; a name the local resolver does not know is passed to the
+proxy, which may know it. What the proxy then resolves it to is beyond our control (see
+docs/security.md).
+
+The guard is switched off only explicitly: ``allow_private=True`` for everything, or
+:data:`GUARD_EXEMPT_ENV` / ``exempt_hosts`` for named hosts (the fake web sets it for its own).
 """
 
 from __future__ import annotations
@@ -16,6 +26,10 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Comma-separated hosts the guard leaves alone (``host`` exactly, ``.domain`` for the domain
+#: and its subdomains). Set by the fake web and the demo for the hosts they serve themselves.
+GUARD_EXEMPT_ENV = "TDMSCAN_GUARD_EXEMPT"
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -66,19 +80,81 @@ def is_public_address(ip: IPAddress | str) -> bool:
     )
 
 
+def _ipv4_number_forms(host: str) -> ipaddress.IPv4Address | None:
+    """``host`` read as the WHATWG URL standard's IPv4 parser (and C ``inet_aton``) read it:
+    one to four dot-separated numbers, each decimal, ``0x`` hex or ``0``-prefixed octal, the
+    last filling the remaining bytes (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``).
+    Browsers, curl and most proxies connect to these, so the guard must see them as addresses.
+    """
+    parts = host.split(".")
+    if parts and parts[-1] == "":
+        parts.pop()  # a trailing dot is allowed
+    if not parts or len(parts) > 4:
+        return None
+    numbers = []
+    for part in parts:
+        if not part or len(part) > 40:
+            return None
+        try:
+            if part[:2].lower() == "0x":
+                n = int(part[2:], 16) if len(part) > 2 else 0
+            elif len(part) > 1 and part[0] == "0":
+                n = int(part[1:], 8)
+            else:
+                n = int(part, 10) if part.isdigit() else -1
+        except ValueError:
+            return None
+        if n < 0:
+            return None
+        numbers.append(n)
+    last = numbers.pop()
+    if any(n > 255 for n in numbers) or last >= 256 ** (4 - len(numbers)):
+        return None
+    value = last
+    for i, n in enumerate(numbers):
+        value += n << (8 * (3 - i))
+    return ipaddress.IPv4Address(value)
+
+
 def ip_literal(host: str | None) -> IPAddress | None:
-    """The address when ``host`` is an IP literal (brackets allowed), else None."""
+    """The address when ``host`` is an IP literal (brackets allowed, IPv4 in any of the
+    numeric spellings of :func:`_ipv4_number_forms`), else None."""
     if not host:
         return None
     host = host.strip("[]").split("%", 1)[0]
-    # A v4 literal ends in a digit and a v6 one has a colon: anything else is a name, so the
-    # (exception-raising, comparatively slow) parse is skipped for the common case.
-    if ":" not in host and not host[-1:].isdigit():
+    # A v4 literal ends in a digit (or a hex digit after 0x, or a trailing dot) and a v6 one
+    # has a colon: anything else is a name, so the parse is skipped for the common case.
+    if ":" in host:
+        try:
+            return ipaddress.ip_address(host)
+        except ValueError:
+            return None
+    last = host.rstrip(".").rsplit(".", 1)[-1].lower()
+    if not (last[-1:].isdigit() or last.startswith("0x")):
         return None
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
+    return _ipv4_number_forms(host)
+
+
+def exempt_hosts(value: str | None = None) -> frozenset[str]:
+    """The hosts named by ``value`` (default: the :data:`GUARD_EXEMPT_ENV` variable)."""
+    import os
+
+    if value is None:
+        value = os.environ.get(GUARD_EXEMPT_ENV, "")
+    return frozenset(h.strip().lower().strip("[]") for h in value.split(",") if h.strip())
+
+
+def is_exempt(host: str | None, exempt: frozenset[str]) -> bool:
+    """True when ``host`` is named in ``exempt`` (exactly, or under a ``.domain`` entry)."""
+    if not exempt or not host:
+        return False
+    host = host.lower().rstrip(".")
+    if host in exempt:
+        return True
+    for entry in exempt:
+        if entry.startswith(".") and (host.endswith(entry) or host == entry[1:]):
+            return True
+    return False
 
 
 def env_proxies() -> dict[str, str]:
@@ -125,7 +201,9 @@ def filter_addresses(host: str, addresses: list[str]) -> list[str]:
     return allowed
 
 
-def make_guarded_resolver(inner: Any, allow_private: bool) -> Any:
+def make_guarded_resolver(
+    inner: Any, allow_private: bool, exempt: frozenset[str] = frozenset()
+) -> Any:
     """An aiohttp resolver that drops non-public results of ``inner``.
 
     Built lazily so importing this module does not import aiohttp.
@@ -137,7 +215,7 @@ def make_guarded_resolver(inner: Any, allow_private: bool) -> Any:
             self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
         ) -> list[Any]:
             results = await inner.resolve(host, port, family)
-            if allow_private or PROXIED.get():
+            if allow_private or PROXIED.get() or is_exempt(host, exempt):
                 return results
             allowed = set(filter_addresses(host, [r["host"] for r in results]))
             return [r for r in results if r["host"] in allowed]

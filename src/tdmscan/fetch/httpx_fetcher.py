@@ -18,7 +18,7 @@ import httpx
 from ._errors import classify_os_error
 from .base import BaseFetcher, Hop, HopError, WallClock
 from .body import BodyReader, UnsupportedEncoding
-from .guard import AddressRefused, filter_addresses
+from .guard import AddressRefused, filter_addresses, is_exempt
 from .limits import FetchLimits
 
 
@@ -37,9 +37,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     takes those from the request, not from the address given to ``connect_tcp``.
     """
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, exempt: frozenset[str] = frozenset()) -> None:
         self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
+        self._exempt = exempt
 
     async def connect_tcp(
         self,
@@ -57,7 +58,7 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(str(exc)) from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not self._allow_private:
+        if not self._allow_private and not is_exempt(host, self._exempt):
             try:
                 addresses = filter_addresses(host, addresses)
             except AddressRefused as exc:
@@ -130,8 +131,11 @@ class HttpxFetcher(BaseFetcher):
         limits: FetchLimits | None = None,
         allow_private: bool = False,
         wall_clock: WallClock | None = None,
+        exempt: frozenset[str] | None = None,
     ) -> None:
-        super().__init__(limits=limits, allow_private=allow_private, wall_clock=wall_clock)
+        super().__init__(
+            limits=limits, allow_private=allow_private, wall_clock=wall_clock, exempt=exempt
+        )
         self._transport = transport
         self._clients: dict[str | None, httpx.AsyncClient] = {}
 
@@ -163,7 +167,9 @@ class HttpxFetcher(BaseFetcher):
                 http1=True,
                 http2=False,
                 retries=0,
-                network_backend=GuardedNetworkBackend(allow_private=self.allow_private),
+                network_backend=GuardedNetworkBackend(
+                    allow_private=self.allow_private, exempt=self.exempt
+                ),
             )
         client = httpx.AsyncClient(
             transport=transport,
