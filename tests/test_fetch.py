@@ -119,6 +119,60 @@ async def test_six_redirects_is_too_many():
     assert f.requests == 6
 
 
+async def test_a_body_shorter_than_its_content_length_is_a_failed_fetch():
+    class Short(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield b"User-agent: *\n"
+
+    def handler(request):
+        return httpx.Response(200, headers={"Content-Length": "100"}, stream=Short())
+
+    async with mock(handler) as f:
+        got = await f.get("http://a.test/robots.txt", max_bytes=1000)
+    assert got.error == "short-body" and got.status == 200 and got.unreachable
+
+
+@pytest.mark.parametrize("kind", ["httpx", "aiohttp"])
+async def test_short_body_from_a_real_socket_is_unreachable_for_both_fetchers(kind):
+    """A server that declares 100 bytes, sends a robots.txt prefix and closes: whichever of
+    the client library or the reader notices, the fetch failed and the policy says unknown."""
+    from tdmscan.policy import evaluate
+
+    wire = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nUser-agent: *\nAllow: /\n"
+
+    async def handle(stream):
+        async with stream:
+            try:
+                await stream.receive()
+                await stream.send(wire)
+            except Exception:
+                pass
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        f = make_fetcher(kind, allow_private=True)
+        got = await f.get(f"http://127.0.0.1:{port}/robots.txt", max_bytes=1000)
+        await f.aclose()
+        tg.cancel_scope.cancel()
+    await listener.aclose()
+    assert got.status == 200 and got.error in ("reset", "short-body") and got.unreachable
+    assert evaluate("http://a.test/x", agent="MyBot", robots_txt=got).verdict == "unknown"
+
+
+async def test_redirect_loop_stops_at_the_first_repeat():
+    def handler(request):
+        nxt = "/b" if request.url.path == "/robots.txt" else "/robots.txt"
+        return httpx.Response(302, headers={"Location": nxt})
+
+    async with mock(handler) as f:
+        got = await f.get("http://a.test/robots.txt", max_bytes=1000)
+    assert got.error == "redirect-loop" and got.status == 302
+    assert not got.ok and not got.unreachable
+    assert f.requests == 2 and got.redirects == ("http://a.test/robots.txt", "http://a.test/b")
+
+
 async def test_max_redirects_is_configurable():
     async with mock(_chain_handler(2), max_redirects=1) as f:
         got = await f.get("http://a.test/robots.txt", max_bytes=1000)

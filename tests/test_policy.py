@@ -80,7 +80,6 @@ def test_unknown_mode_and_purpose_are_usage_errors():
         (Fetched(error="dns"), "unknown", "unreachable"),
         (Fetched(error="tls"), "unknown", "unreachable"),
         (Fetched(error="reset"), "unknown", "unreachable"),
-        (Fetched(status=301, error="too-many-redirects"), "allowed", "redirect-limit"),
         (Fetched(status=200, body=b"<html><body>Not found</body></html>"), "allowed", "parsed"),
     ],
 )
@@ -90,6 +89,18 @@ def test_robots_status_matrix(fetched, verdict, branch):
     if verdict == "unknown":
         assert d.reasons == ("robots:unreachable",)
         assert not d.ingest
+
+
+@pytest.mark.parametrize("error", ["too-many-redirects", "redirect-loop"])
+def test_redirect_limit_is_unknown_in_conservative_mode_and_unavailable_in_strict(error):
+    """RFC 9309 2.3.1.2 allows treating a redirect maze as "unavailable"; conservative mode
+    records it as an error instead of taking it as permission."""
+    f = Fetched(status=301, error=error, redirects=("http://a.test/robots.txt",) * 2)
+    d = evaluate(URL, agent="MyBot", robots_txt=f)
+    assert (d.verdict, d.robots.branch) == ("unknown", "redirect-limit")
+    assert d.reasons == ("robots:redirect-limit",) and not d.ingest
+    d = evaluate(URL, agent="MyBot", robots_txt=f, mode="strict")
+    assert (d.verdict, d.robots.branch) == ("allowed", "redirect-limit")
 
 
 def test_unreachable_never_downgrades_a_reservation():

@@ -89,6 +89,8 @@ EXPECTED = {
     "moved.test": ("allowed", None),
     "rel.test": ("reserved", "robots:disallow"),
     "five.test": ("reserved", "robots:disallow"),
+    # More than five redirects: RFC 9309 allows "unavailable", conservative mode says unknown.
+    "six.test": ("unknown", "robots:redirect-limit"),
     "nosuchhost.test": ("unknown", "robots:unreachable"),  # fake web answers 502
 }
 

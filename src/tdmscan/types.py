@@ -113,7 +113,7 @@ class Fetched:
     @property
     def unreachable(self) -> bool:
         """RFC 9309 "unreachable": server error, 429, or no usable response at all."""
-        if self.error == "too-many-redirects":
+        if self.error in ("too-many-redirects", "redirect-loop"):
             return False
         if self.status is None or self.error is not None:
             return True

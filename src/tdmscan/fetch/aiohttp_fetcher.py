@@ -244,7 +244,13 @@ class _Slots:
             del self._origins[key]
 
 
+class _ShortBody(Exception):
+    pass
+
+
 def _code(exc: BaseException) -> str:
+    if isinstance(exc, _ShortBody):
+        return "short-body"
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return "timeout"
     if isinstance(exc, aiohttp.ClientHttpProxyError | aiohttp.ClientProxyConnectionError):
@@ -402,12 +408,20 @@ class AiohttpFetcher(BaseFetcher):
                     content_type=resp.headers.get("Content-Type"),
                 )
                 stream = resp.content
+                stopped = False
                 while True:
                     chunk = await stream.readany()
                     # at_eof(): the body is complete (a small one comes in one chunk), so the
                     # readany() that would only return b"" is skipped.
-                    if not chunk or reader.feed(chunk) or stream.at_eof():
+                    if not chunk:
                         break
+                    if reader.feed(chunk):
+                        stopped = True
+                        break
+                    if stream.at_eof():
+                        break
+                if not stopped and reader.short_of(status, resp.headers.get("Content-Length")):
+                    raise _ShortBody("body shorter than its Content-Length")
                 if not stream.at_eof():
                     # Stopped early: the rest of the body is unread, so the connection cannot
                     # be reused.

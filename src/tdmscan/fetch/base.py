@@ -448,6 +448,10 @@ class BaseFetcher:
             target = urljoin(url, location).split("#", 1)[0]
             if urlsplit(target).scheme not in ("http", "https"):
                 return hop, "bad-redirect"
+            if target == url or target in trail.redirects:
+                # Following a loop to the limit only costs the origin requests.
+                trail.redirects.append(url)
+                return Hop(hop.status, hop.headers, b""), "redirect-loop"
             trail.redirects.append(url)
             trail.current = target
             route = self._route(target)

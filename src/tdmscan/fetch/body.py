@@ -111,3 +111,17 @@ class BodyReader:
     @property
     def body(self) -> bytes:
         return b"".join(self._parts)
+
+    def short_of(self, status: int | None, content_length: str | None) -> bool:
+        """True when the whole body has been read (call it only then) and it is shorter than
+        the ``Content-Length`` the response declared: the connection ended early, so what we
+        hold is a prefix (a robots.txt cut before its Disallow lines) and must not be read as
+        the file. Client libraries differ on whether they raise for this; both fetchers ask
+        here so a short body is a failed fetch (``short-body``) either way."""
+        if content_length is None or status is None or status < 200 or status in (204, 304):
+            return False
+        try:
+            declared = int(content_length.strip())
+        except ValueError:
+            return False
+        return 0 <= self._raw < declared

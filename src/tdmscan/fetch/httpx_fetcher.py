@@ -30,6 +30,10 @@ class _DNSConnect(httpcore.ConnectError):
     pass
 
 
+class _ShortBody(Exception):
+    pass
+
+
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolve, check every address, then connect to a checked address.
 
@@ -88,6 +92,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 def _code(exc: BaseException) -> str:
+    if isinstance(exc, _ShortBody):
+        return "short-body"
     for e in (exc, exc.__cause__):
         if isinstance(e, _RefusedConnect):
             return "refused-address"
@@ -213,6 +219,9 @@ class HttpxFetcher(BaseFetcher):
                     async for chunk in response.aiter_raw():
                         if reader.feed(chunk):
                             break
+                    else:
+                        if reader.short_of(status, response.headers.get("content-length")):
+                            raise _ShortBody("body shorter than its Content-Length")
             finally:
                 await response.aclose()
         except UnsupportedEncoding as exc:

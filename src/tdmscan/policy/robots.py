@@ -40,13 +40,18 @@ def _robots(
         )
         return RobotsOutcome(branch=branch, verdict="no-rule", **base)
     if branch == "redirect-limit":
-        c.note(
-            "robots",
-            "robots.txt",
-            f"more than {len(f.redirects) if f else 5} redirects",
-            reason="robots:redirect-limit",
-            source_url=url,
+        raw = (
+            "redirect loop"
+            if f is not None and f.error == "redirect-loop"
+            else f"more than {len(f.redirects) if f else 5} redirects"
         )
+        if c.mode == "conservative":
+            # RFC 9309 2.3.1.2 lets a crawler treat this as "unavailable" (crawl everything),
+            # but a site that answers robots.txt with a redirect maze has said nothing we can
+            # read: conservative mode does not take that as permission.
+            c.error("robots:redirect-limit", "robots", "robots.txt", raw, url)
+            return RobotsOutcome(branch=branch, verdict="no-rule", **base)
+        c.note("robots", "robots.txt", raw, reason="robots:redirect-limit", source_url=url)
     if site is None or site.robots is None:
         return RobotsOutcome(branch=branch, verdict="no-rule", **base)
     robots = site.robots

@@ -67,7 +67,7 @@ def robots_branch(f: Fetched | None) -> str:
     """RFC 9309 section 2.3.1: which branch a robots.txt fetch falls into."""
     if f is None:
         return "absent"
-    if f.error == "too-many-redirects":
+    if f.error in ("too-many-redirects", "redirect-loop"):
         return "redirect-limit"
     if f.stale and f.ok:
         return "stale-copy"
