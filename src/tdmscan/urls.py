@@ -38,6 +38,17 @@ def _unescape_unreserved(m: re.Match[str]) -> str:
     return "%" + m.group(1).upper()
 
 
+def utf8(text: str) -> bytes:
+    """UTF-8 octets of ``text``. A lone surrogate that ``surrogateescape`` made from an
+    undecodable input byte becomes that byte again; only when that is impossible (a surrogate
+    outside U+DC80-U+DCFF) does it get its 3-octet form. URLs and rules both go through here,
+    so the same raw byte is the same escape on either side."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def normalise_path(path: str) -> str:
     """RFC 9309 section 2.2.2 canonical form of a path (plus query) or a rule pattern.
 
@@ -51,13 +62,11 @@ def normalise_path(path: str) -> str:
     if _NEEDS_WORK_RE.search(path) is None:
         return path
     out = []
-    for ch in path:
-        o = ord(ch)
-        if 0x21 <= o <= 0x7E:
-            out.append(ch)
+    for b in utf8(path):
+        if 0x21 <= b <= 0x7E:
+            out.append(chr(b))
         else:
-            for b in ch.encode("utf-8", "surrogatepass"):
-                out.append("%" + _HEX[b >> 4] + _HEX[b & 15])
+            out.append("%" + _HEX[b >> 4] + _HEX[b & 15])
     return _ESCAPE_RE.sub(_unescape_unreserved, "".join(out))
 
 
@@ -81,7 +90,23 @@ class ParsedURL:
         return self.path_query.split("?", 1)[0]
 
 
+_IDNA_REASONS = (
+    ("InvalidCodepointContext", "idna-context"),
+    ("IDNABidiError", "idna-bidi"),
+    ("InvalidCodepoint", "idna-codepoint"),
+)
+
+
+def _idna_reason(exc: Exception) -> str:
+    for name, reason in _IDNA_REASONS:
+        if type(exc).__name__ == name:
+            return reason
+    return "idna-invalid"
+
+
 def _idna_host(host: str) -> str:
+    """The host as browsers resolve it: UTS #46 mapping, IDNA2008 (non-transitional), so
+    ``faß.de`` is ``xn--fa-hia.de`` (not ``fass.de``, another domain) and final sigma stays."""
     host = host.strip().rstrip(".").lower()
     if not host:
         raise InvalidURL("no-host")
@@ -92,13 +117,44 @@ def _idna_host(host: str) -> str:
     if host.isascii():
         ascii_host = host
     else:
+        import idna  # only for internationalised names: most hosts never need it
+
         try:
-            ascii_host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidURL("bad-host", repr(host)) from exc
+            ascii_host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError) as exc:
+            raise InvalidURL(_idna_reason(exc), repr(host)) from exc
+        ascii_host = ascii_host.rstrip(".")
+    if "xn--" in ascii_host:
+        import idna
+
+        for label in ascii_host.split("."):
+            if label.startswith("xn--"):
+                try:
+                    idna.decode(label)
+                except (idna.IDNAError, UnicodeError, ValueError) as exc:
+                    raise InvalidURL(_idna_reason(exc), repr(host)) from exc
     if len(ascii_host) > 253 or not _HOST_RE.match(ascii_host):
         raise InvalidURL("bad-host", repr(host))
     return ascii_host
+
+
+def strip_credentials(url: str) -> str:
+    """``url`` without a ``user:pass@`` part: credentials never reach a Decision or a ledger."""
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    scheme_end = url.find("://")
+    if scheme_end < 0:
+        return url
+    start = scheme_end + 3
+    end = len(url)
+    for sep in "/?#":
+        i = url.find(sep, start)
+        if 0 <= i < end:
+            end = i
+    at = url.rfind("@", start, end)
+    if at < 0:
+        return url
+    return url[:start] + url[at + 1 :]
 
 
 def parse_url(url: str) -> ParsedURL:
@@ -133,7 +189,10 @@ def parse_url(url: str) -> ParsedURL:
     path = parts.path or "/"
     if not path.startswith("/"):
         path = "/" + path
-    path_query = normalise_path(path + ("?" + parts.query if parts.query else ""))
+    # RFC 3986 section 6.2.3: "/page?" and "/page" are different URLs; Google's matcher keeps
+    # the "?" too (so "Disallow: /*?" covers it and "Disallow: /page$" does not).
+    has_query = bool(parts.query) or "?" in url.split("#", 1)[0]
+    path_query = normalise_path(path + ("?" + parts.query if has_query else ""))
     netloc = host if _DEFAULT_PORTS[scheme] == port else f"{host}:{port}"
     return ParsedURL(scheme, host, port, path_query, f"{scheme}://{netloc}{path_query}")
 

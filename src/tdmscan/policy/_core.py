@@ -10,6 +10,7 @@ from ..signals.catalogue import load_catalogue
 from ..signals.matching import product_token
 from ..signals.robots import RobotsRule
 from ..types import Evidence, RobotsOutcome
+from ..urls import strip_credentials
 
 if TYPE_CHECKING:
     from ..signals.c2pa import C2paResult
@@ -39,6 +40,11 @@ IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".svg", ".bmp", 
 @lru_cache(maxsize=1)
 def default_training_tokens() -> frozenset[str]:
     return frozenset(product_token(t) for t in load_catalogue().training_tokens())
+
+
+def _clean(url: str | None) -> str | None:
+    # A page URL as the caller gave it may carry user:pass@; evidence must not.
+    return strip_credentials(url) if url and "@" in url else url
 
 
 class Collector:
@@ -75,7 +81,7 @@ class Collector:
                 "reserved",
                 reason,
                 SPEC.get(protocol),
-                source_url,
+                _clean(source_url),
                 sha256,
                 strength,
                 decisive,
@@ -102,7 +108,7 @@ class Collector:
                 interpretation,
                 reason,
                 SPEC.get(protocol),
-                source_url,
+                _clean(source_url),
                 sha256,
                 strength,
                 False,
@@ -122,7 +128,7 @@ class Collector:
                 "unknown",
                 reason,
                 SPEC.get(protocol),
-                source_url,
+                _clean(source_url),
                 None,
                 "explicit",
                 True,

@@ -14,7 +14,7 @@ from dataclasses import replace
 from ..signals import c2pa
 from ..signals.matching import product_token
 from ..types import MODES, PURPOSES, Decision, Fetched, SiteFiles, as_fetched
-from ..urls import InvalidURL, ParsedURL, parse_url
+from ..urls import InvalidURL, ParsedURL, parse_url, strip_credentials
 from . import (
     access,
     aipref,
@@ -56,7 +56,7 @@ def _invalid(
 ) -> list[Decision]:
     return [
         Decision(
-            url=str(url),
+            url=strip_credentials(str(url)),
             agent=a,
             verdict="invalid",
             reasons=(f"url:{reason}",),
@@ -147,7 +147,9 @@ def decide(
                 tdm_reservation=tdm_res,
                 tdm_source=tdm_src,
                 tdmrep_sha256=tdm_sha,
-                final_url=page.fetched.final_url if page is not None else None,
+                final_url=strip_credentials(page.fetched.final_url)
+                if page is not None and page.fetched.final_url
+                else None,
                 errors=tuple(c.errors),
                 page_checked=page_checked,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..signals import headers, licences
+from ..urls import strip_credentials
 from ._core import IMAGE_EXT, TRAINING_PURPOSES, Collector, Context
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _inherited(
     """SIGNALS 7.5-1: a referring page's noai/noimageai speak for the media it embeds."""
     if referrer is None:
         return
-    ref_url = referrer.fetched.final_url or referrer.fetched.url or "(unknown)"
+    ref_url = strip_credentials(referrer.fetched.final_url or referrer.fetched.url or "(unknown)")
     loc = f"inherited from referring page {ref_url}"
     if page is not None:
         ct = (page.fetched.content_type or "").lower()

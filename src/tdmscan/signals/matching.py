@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..urls import normalise_path
+from ..urls import normalise_path, utf8
 
 _TOKEN_RE = re.compile(r"[A-Za-z_-]+")
 
@@ -44,15 +44,6 @@ def is_valid_token(value: str) -> bool:
 
 
 # --------------------------------------------------------------------------- canonical form
-
-
-def utf8(text: str) -> bytes:
-    """UTF-8 octets of ``text``; lone surrogates (undecodable input bytes kept by
-    ``surrogateescape``) become the raw byte they stand for, others their 3-octet form."""
-    try:
-        return text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
 
 
 def priority(pattern: str) -> int:
