@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -43,13 +45,19 @@ ORIGIN_MAP_SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class OriginGroup:
-    """One origin to fetch and the number of rows still to decide for it."""
+    """One origin to fetch and the number of rows still to decide for it.
+
+    In an as-of plan (:meth:`Plan.assign_captures`) a group is one origin *and* the archived
+    captures its rows rest on (``capture``: robots id, side, tdmrep id, ai.txt id), so one
+    origin may appear as several groups.
+    """
 
     origin_id: int
     origin: str | None  # None: rows without a usable origin (decided invalid, nothing fetched)
     host: str | None
     domain: str | None
     rows: int
+    capture: tuple[int | None, str, int | None, int | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,7 @@ class Plan:
         )
         self._shard: tuple[int, int] | None = None
         self._stats: PlanStats | None = None
+        self._asof = False
 
     def close(self) -> None:
         self.con.close()
@@ -240,6 +249,130 @@ class Plan:
         )
         self._stats = None
 
+    def assign_captures(
+        self,
+        index: str,
+        *,
+        at: datetime | None = None,
+        window_before: float = 86_400.0,
+        window_after: float = 86_400.0,
+    ) -> None:
+        """As-of plan: give each row the archived site files nearest its capture time.
+
+        ``index`` is an archive index (:mod:`tdmscan.audit.archive`); ``at`` one time for every
+        row instead of each row's ``captured_at``. Per file kind, the capture at or before the
+        row's time within ``window_before`` seconds is taken, else the first one after it
+        within ``window_after`` (two DuckDB ``ASOF`` joins, no per-URL Python). Groups become
+        (origin, captures); a row whose robots.txt has no capture in the window gets a group
+        without one (decided ``unknown``, ``archive:no-capture``). Call after :meth:`resolve`.
+        """
+        self.con.execute(f"ATTACH '{index.replace(chr(39), chr(39) * 2)}' AS arc (READ_ONLY)")
+        t_expr = "m.captured_at" if at is None else "?::TIMESTAMPTZ"
+        params: list[Any] = [] if at is None else [at]
+        wb, wa = float(window_before), float(window_after)
+
+        def pick(kind: str, alias: str) -> str:
+            return f"""
+            {alias}_b AS (
+                SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
+                FROM r ASOF JOIN (SELECT origin, captured_at, capture_id FROM arc.captures
+                                  WHERE kind = '{kind}' AND captured_at IS NOT NULL) c
+                ON r.origin = c.origin AND r.t >= c.captured_at
+            ),
+            {alias}_a AS (
+                SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
+                FROM r ASOF JOIN (SELECT origin, captured_at, capture_id FROM arc.captures
+                                  WHERE kind = '{kind}' AND captured_at IS NOT NULL) c
+                ON r.origin = c.origin AND r.t <= c.captured_at
+            )"""
+
+        def choose(alias: str) -> str:
+            return f"""CASE
+                WHEN {alias}_b.id IS NOT NULL
+                     AND epoch(r.t) - epoch({alias}_b.at) <= {wb} THEN {alias}_b.id
+                WHEN {alias}_a.id IS NOT NULL
+                     AND epoch({alias}_a.at) - epoch(r.t) <= {wa} THEN {alias}_a.id
+                END"""
+
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TABLE row_captures AS
+            WITH r AS (
+                SELECT m.input_row, om.origin, {t_expr} AS t
+                FROM manifest m JOIN origin_map om ON om.raw_origin = m.raw_origin
+                WHERE om.origin IS NOT NULL AND {t_expr} IS NOT NULL
+            ),
+            {pick("robots", "rb")}, {pick("tdmrep", "td")}, {pick("ai-txt", "ai")}
+            SELECT r.input_row, r.t,
+                   {choose("rb")} AS robots_id,
+                   CASE WHEN {choose("rb")} IS NULL THEN 'none'
+                        WHEN {choose("rb")} = rb_b.id THEN 'before' ELSE 'after' END AS side,
+                   {choose("td")} AS tdmrep_id,
+                   {choose("ai")} AS ai_id
+            FROM r
+            LEFT JOIN rb_b USING (input_row) LEFT JOIN rb_a USING (input_row)
+            LEFT JOIN td_b USING (input_row) LEFT JOIN td_a USING (input_row)
+            LEFT JOIN ai_b USING (input_row) LEFT JOIN ai_a USING (input_row)
+            """,
+            params * (2 if at is not None else 0),
+        )
+        # Groups: (origin, captures). origin_id keeps the md5(origin) spread of the live plan.
+        self.con.execute(
+            """
+            CREATE OR REPLACE TABLE origins_live AS SELECT * FROM origins;
+            CREATE OR REPLACE TABLE keyed AS
+            SELECT m.input_row, om.origin,
+                   coalesce(rc.side, 'no-time') AS side,
+                   rc.robots_id, rc.tdmrep_id, rc.ai_id
+            FROM manifest m
+            JOIN origin_map om ON om.raw_origin = m.raw_origin
+            LEFT JOIN row_captures rc ON rc.input_row = m.input_row
+            WHERE om.origin IS NOT NULL;
+            CREATE OR REPLACE TABLE origins AS
+            SELECT k.origin, o.host, o.domain, k.robots_id, k.side, k.tdmrep_id, k.ai_id,
+                   row_number() OVER (ORDER BY md5(k.origin), k.robots_id NULLS LAST, k.side,
+                                      k.tdmrep_id NULLS LAST, k.ai_id NULLS LAST) AS origin_id
+            FROM (SELECT DISTINCT origin, robots_id, side, tdmrep_id, ai_id FROM keyed) k
+            JOIN origins_live o ON o.origin = k.origin;
+            """
+        )
+        invalid_here = (not self._shard) or shard_of(None, self._shard[1]) == self._shard[0]
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE VIEW rows_in_shard AS
+            SELECT CASE WHEN om.origin IS NULL THEN
+                        {"0" if invalid_here else "NULL::BIGINT"}
+                   ELSE o.origin_id END AS origin_id,
+                   m.input_row, m.url, m.size, m.dataset, m.pre_reason,
+                   {"m.captured_at" if at is None else "?::TIMESTAMPTZ"} AS captured_at
+            FROM manifest m
+            LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
+            LEFT JOIN keyed k ON k.input_row = m.input_row
+            LEFT JOIN origins o ON o.origin = k.origin
+                 AND o.robots_id IS NOT DISTINCT FROM k.robots_id AND o.side = k.side
+                 AND o.tdmrep_id IS NOT DISTINCT FROM k.tdmrep_id
+                 AND o.ai_id IS NOT DISTINCT FROM k.ai_id
+            """
+            if at is None
+            else f"""
+            CREATE OR REPLACE VIEW rows_in_shard AS
+            SELECT CASE WHEN om.origin IS NULL THEN
+                        {"0" if invalid_here else "NULL::BIGINT"}
+                   ELSE o.origin_id END AS origin_id,
+                   m.input_row, m.url, m.size, m.dataset, m.pre_reason,
+                   TIMESTAMPTZ '{at.isoformat()}' AS captured_at
+            FROM manifest m
+            LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
+            LEFT JOIN keyed k ON k.input_row = m.input_row
+            LEFT JOIN origins o ON o.origin = k.origin
+                 AND o.robots_id IS NOT DISTINCT FROM k.robots_id AND o.side = k.side
+                 AND o.tdmrep_id IS NOT DISTINCT FROM k.tdmrep_id
+                 AND o.ai_id IS NOT DISTINCT FROM k.ai_id
+            """
+        )
+        self._asof = True
+        self._stats = None
+
     def exclude_done(self, done: pa.Table, n_agents: int) -> None:
         """Subtract rows already decided in the ledger (resume).
 
@@ -288,8 +421,9 @@ class Plan:
 
     def groups(self, batch_rows: int = 65_536) -> Iterator[OriginGroup]:
         """Origins with rows left to decide, in processing order (same order as :meth:`rows`)."""
+        capture = ", o.robots_id, o.side, o.tdmrep_id, o.ai_id" if self._asof else ""
         q = f"""
-            SELECT t.origin_id, o.origin, o.host, o.domain, t.n
+            SELECT t.origin_id, o.origin, o.host, o.domain, t.n{capture}
             FROM (SELECT origin_id, count(*) AS n FROM ({self._todo_sql()}) GROUP BY origin_id) t
             LEFT JOIN origins o ON o.origin_id = t.origin_id
             ORDER BY t.origin_id
@@ -298,6 +432,11 @@ class Plan:
         reader = cur.sql(q).to_arrow_reader(batch_rows)
         for batch in reader:
             cols = [c.to_pylist() for c in batch.columns]
+            if self._asof:
+                for oid, origin, host, domain, n, rid, side, tid, aid in zip(*cols, strict=True):
+                    cap = None if origin is None else (rid, side, tid, aid)
+                    yield OriginGroup(int(oid), origin, host, domain, int(n), cap)
+                continue
             for oid, origin, host, domain, n in zip(*cols, strict=True):
                 yield OriginGroup(int(oid), origin, host, domain, int(n))
         cur.close()

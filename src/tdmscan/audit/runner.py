@@ -75,6 +75,23 @@ class AuditConfig:
     #: use two cores: True, False, or None for "when it pays" (see ``_use_fetch_process``).
     fetch_process: bool | None = None
     workdir: Path | None = None  # DuckDB temp files (default: a temp dir beside the ledger)
+    #: As-of audit: "archive" (each row at its own capture time) or one ISO date/time for every
+    #: row; decided against ``archive`` (an index or WARCs) instead of the live web.
+    as_of: str | None = None
+    archive: Sequence[str] = ()
+    window_before: float = 86_400.0
+    window_after: float = 86_400.0
+
+    def as_of_time(self) -> datetime | None:
+        """The single as-of time, or None for per-row capture times (``as_of="archive"``)."""
+        if self.as_of in (None, "archive"):
+            return None
+        from .manifest import parse_capture_time
+
+        at = parse_capture_time(self.as_of)
+        if at is None:
+            raise ValueError(f"--as-of {self.as_of!r}: expected 'archive' or a date (2024-03-01)")
+        return at
 
     def decision_config(self, manifest: Manifest) -> dict[str, Any]:
         """What must match for a rerun to continue an unfinished run (not speed knobs)."""
@@ -95,6 +112,16 @@ class AuditConfig:
             **(
                 {"captured_at_column": manifest.captured_at_column}
                 if manifest.captured_at_column
+                else {}
+            ),
+            **(
+                {
+                    "as_of": self.as_of,
+                    "archive": [os.fspath(a) for a in self.archive],
+                    "window_before_s": self.window_before,
+                    "window_after_s": self.window_after,
+                }
+                if self.as_of
                 else {}
             ),
         }
@@ -442,6 +469,8 @@ class AuditRunner:
                     except Exception:
                         early = None
                 plan.resolve(c.shard)
+                if c.as_of:
+                    self._setup_archive(plan, Path(tmp))
                 if resumed:
                     # A crash between a segment's chain entry and its rename leaves it pending;
                     # finish it first, or its rows would be redone and then appear twice.
@@ -513,6 +542,8 @@ class AuditRunner:
         row count stands in for its origins (an upper bound): a child spawned then and ruled
         out by the plan is killed before it is asked anything."""
         c = self.config
+        if c.as_of:
+            return False  # nothing to fetch: the archive index is read in this process
         possible = self._fetch_process_possible()
         if c.fetch_process is not None:
             return bool(c.fetch_process) and possible
@@ -571,7 +602,16 @@ class AuditRunner:
         deep_sem = asyncio.Semaphore(max(1, c.concurrency))
         state = {"parked_rows": 0, "since_yield": 0, "exhausted": False}
 
-        async def fetch(origin: str) -> Any:
+        archive = getattr(self, "_archive", None)
+        if archive is not None:
+            archive.writer = writer
+
+        async def fetch(g: OriginGroup) -> Any:
+            origin = g.origin
+            if archive is not None:
+                from .archive import CaptureKey
+
+                return await archive.site(origin, CaptureKey(*g.capture))  # type: ignore[misc]
             if remote:
                 # The child bounds its own concurrency; every origin of the window is queued
                 # there so it keeps fetching while this loop is busy deciding.
@@ -591,7 +631,7 @@ class AuditRunner:
                 if g is None:
                     state["exhausted"] = True
                     return
-                t = None if g.origin is None else asyncio.ensure_future(fetch(g.origin))
+                t = None if g.origin is None else asyncio.ensure_future(fetch(g))
                 launched.append(_Parked(g, t))
 
         def take(oid: int) -> _Parked:
@@ -628,6 +668,13 @@ class AuditRunner:
                 return
             if p.decider is None:
                 p.decider = policy.SiteDecider(site, agents, purpose=c.purpose, mode=c.mode)
+                if archive is not None and p.group.capture is not None:
+                    from .archive import AnnotatedTemplates, CaptureKey
+
+                    # Each template carries which archived copy it rests on.
+                    p.decider.templates = AnnotatedTemplates(
+                        archive.annotate(p.group.origin, CaptureKey(*p.group.capture))
+                    )
             for b in slices:
                 self._decide_batch(p.group, p.decider, writer, agents, b)
                 state["since_yield"] += b.num_rows
@@ -705,6 +752,8 @@ class AuditRunner:
                 await scanner.aclose()
             if sites is not scanner:
                 await sites.aclose()
+            if archive is not None:
+                archive.close()
 
     # -- per-URL work --------------------------------------------------------------------
 
@@ -736,6 +785,26 @@ class AuditRunner:
         return pa.RecordBatch.from_arrays(
             [*batch.columns, flags], names=[*batch.schema.names, "canonical"]
         )
+
+    def _setup_archive(self, plan: Plan, tmp: Path) -> None:
+        """As-of: the archive index (built from WARCs in ``tmp`` if need be) and the plan's
+        rows assigned to archived captures."""
+        from .archive import ArchiveSites, open_archive
+
+        c = self.config
+        if c.deep:
+            raise ValueError("--as-of decides against archived site files; --deep is live only")
+        index = open_archive(list(c.archive), tmp, memory_limit=c.memory_limit)
+        plan.assign_captures(
+            index,
+            at=c.as_of_time(),
+            window_before=c.window_before,
+            window_after=c.window_after,
+        )
+        self._archive = ArchiveSites(
+            index, window_before=c.window_before, window_after=c.window_after
+        )
+        self._sites = self._archive
 
     def _remote_process(self, scanner: Any) -> Any:
         from ..fetch.remote import FetchProcess
@@ -993,14 +1062,23 @@ class AuditRunner:
         c = self.config
         for row, url, size, ds_id, done, cap in self._stragglers:
             ag = list(agents) if done is None else [a for a in agents if a not in done]
+            archive = getattr(self, "_archive", None)
+            annotate = None
             try:
                 origin = parse_url(url).origin
             except InvalidURL:
                 site = None
             else:
-                site = await scanner.site(origin)
-                writer.add_site(site.files)
+                if archive is not None:
+                    when = self.config.as_of_time() or _from_us(cap)
+                    site, key = archive.site_at(origin, when)
+                    annotate = archive.annotate(origin, key)
+                else:
+                    site = await scanner.site(origin)
+                    writer.add_site(site.files)
             ds = policy.decide(url, ag, site, purpose=c.purpose, mode=c.mode)
+            if annotate is not None:
+                ds = [annotate(d) for d in ds]
             ctx = Ctx(
                 source_kind="manifest_audit",
                 input_row=row,

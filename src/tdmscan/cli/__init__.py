@@ -13,6 +13,7 @@ from .._version import __version__
 _COMMANDS: dict[str, str] = {
     "check": "tdmscan.cli.check_cmd:check",
     "audit": "tdmscan.cli.audit_cmd:audit",
+    "archive": "tdmscan.cli.archive_cmd:archive",
     "demo": "tdmscan.cli.demo_cmd:demo",
     "warc": "tdmscan.cli.warc_cmd:warc",
     "sql": "tdmscan.cli.sql_cmd:sql",
@@ -28,6 +29,7 @@ _COMMANDS: dict[str, str] = {
 # commands imports none of them (pyarrow and duckdb alone cost ~0.2 s); a test checks each
 # summary equals the command's own short help. A command missing here is loaded to list it.
 _SUMMARIES: dict[str, str] = {
+    "archive": "Index archived robots.txt, tdmrep.json and ai.txt captures for as-of audits.",
     "audit": "Decide every URL of MANIFEST and record each decision in the ledger.",
     "check": "Decide whether each URL may be used, for every configured agent.",
     "demo": "Audit a bundled sample manifest against a bundled fake web on loopback.",

@@ -24,6 +24,18 @@ from ._common import (
 )
 
 _SHARD_RE = re.compile(r"^\s*(\d*)\s*/\s*(\d+)\s*$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str, name: str) -> float:
+    """``24h``, ``90m``, ``2d``, ``3600`` (seconds) -> seconds."""
+    m = _DURATION_RE.match(value)
+    if not m:
+        raise fail(f"{name} {value!r}: expected a duration such as 24h, 90m, 2d")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
 _INDEX_ENV = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
 
 
@@ -101,6 +113,36 @@ def parse_shard(
     help="Column with each URL's capture time (14-digit yyyymmddhhmmss or ISO 8601), kept as "
     "captured_at [default: captured_at, timestamp (Common Crawl CDX), fetch_time (columnar "
     "index) or WARC-Date when present].",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="archive|DATE",
+    default=None,
+    help="Decide against archived site files instead of the live web: 'archive' uses each "
+    "row's capture time, a date (2024-03-01) or ISO time uses that time for every row. "
+    "Needs --archive.",
+)
+@click.option(
+    "--archive",
+    "archive",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="INDEX_OR_WARC",
+    help="Archive to decide against: an index from 'tdmscan archive index', or WARC files / "
+    "directories (indexed for this run). Repeatable.",
+)
+@click.option(
+    "--window-before",
+    default="24h",
+    show_default=True,
+    help="How long before a URL's capture time an archived copy may be (it is preferred).",
+)
+@click.option(
+    "--window-after",
+    default="24h",
+    show_default=True,
+    help="How long after the capture time a copy may be, when none precedes it in the window.",
 )
 @agent_options
 @click.option(
@@ -217,6 +259,10 @@ def audit(
     dataset_column: str | None,
     dataset_id: str | None,
     captured_at_column: str | None,
+    as_of: str | None,
+    archive: tuple[Path, ...],
+    window_before: str,
+    window_after: str,
     agents: tuple[str, ...],
     mode: str,
     purpose: str,
@@ -251,6 +297,7 @@ def audit(
     compressed, or - for stdin. Every row ends in the ledger: rows that are not http(s)
     URLs get verdict invalid.
     """
+    from ..audit.archive import ArchiveError
     from ..audit.manifest import ManifestError, ManifestOptions, open_manifest, spool_stdin
     from ..audit.progress import make_reporter
     from ..audit.runner import (
@@ -276,6 +323,24 @@ def audit(
             raise fail("--shard is for in-process audits; --engine ray partitions by itself")
         if manifest == "-":
             raise fail("--engine ray needs a manifest path every node can read, not stdin")
+    wb = parse_duration(window_before, "--window-before")
+    wa = parse_duration(window_after, "--window-after")
+    if archive and not as_of:
+        raise fail("--archive goes with --as-of (archive, or a date)")
+    if as_of:
+        from ..audit.manifest import parse_capture_time
+
+        if not archive:
+            raise fail("--as-of needs --archive INDEX_OR_WARC (what the web said then)")
+        if as_of != "archive" and parse_capture_time(as_of) is None:
+            raise fail(f"--as-of {as_of!r}: expected 'archive' or a date such as 2024-03-01")
+        if deep:
+            raise fail("--as-of decides against archived site files; --deep fetches live pages")
+        if ray_engine is not None:
+            raise fail("--as-of runs with --engine local")
+        for a in archive:
+            if not a.exists():
+                raise fail(f"--archive {a}: no such file or directory")
     if new_run and (resume or run_id):
         raise fail("--new-run cannot be combined with --resume or --run-id")
     if resume and resume != "auto" and run_id and resume != run_id:
@@ -334,6 +399,10 @@ def audit(
             flush_rows=flush_rows,
             workdir=tmp_root,
             fetch_process={"auto": None, "on": True, "off": False}[fetch_process],
+            as_of=as_of,
+            archive=tuple(str(a) for a in archive),
+            window_before=wb,
+            window_after=wa,
         )
         try:
             input_sha = m.content_hash()
@@ -426,6 +495,8 @@ def audit(
             )
             sys.exit(130)
         except ManifestError as exc:
+            raise fail(str(exc)) from exc
+        except ArchiveError as exc:
             raise fail(str(exc)) from exc
         finally:
             restore()

@@ -298,7 +298,11 @@ _PRIVACY = _rx(
 #: assertions match a superset and let the regex engine skip ahead on literal prefixes (about
 #: 4x faster), so sentences without any are dropped before the full cue set runs.
 _GATE = re.compile(
-    "|".join(f"(?:{p.replace(chr(92) + 'b', '')})" for rx in (_PROHIBIT, _RESERVE) for p in _PARTS[id(rx)])
+    "|".join(
+        f"(?:{p.replace(chr(92) + 'b', '')})"
+        for rx in (_PROHIBIT, _RESERVE)
+        for p in _PARTS[id(rx)]
+    )
 )
 
 
@@ -343,7 +347,9 @@ class TermsPage:
 
 # --------------------------------------------------------------------------- text extraction
 
-_LOOKS_HTML = re.compile(r"<\s*(?:!doctype|html|body|head|p|div|li|ul|ol|h[1-6]|br|section|article|table|span|a)\b", re.I)
+_LOOKS_HTML = re.compile(
+    r"<\s*(?:!doctype|html|body|head|p|div|li|ul|ol|h[1-6]|br|section|article|table|span|a)\b", re.I
+)
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u3000]+")
 _LIST_MARK = "\u2022 "
 
@@ -407,7 +413,9 @@ def _segments(lines: Iterable[str]) -> Iterable[tuple[str, str]]:
         line = _WS.sub(" ", raw).strip()
         if not line or line == _LIST_MARK.strip():
             continue
-        item = line.startswith(_LIST_MARK.strip()) or bool(re.match(r"^(?:\(?[a-z0-9]{1,3}[.)]|[-–•*])\s", line))
+        item = line.startswith(_LIST_MARK.strip()) or bool(
+            re.match(r"^(?:\(?[a-z0-9]{1,3}[.)]|[-–•*])\s", line)
+        )
         if item:
             line = line.lstrip("•-–* ").strip()
         for sent in _sentences(line):
