@@ -277,19 +277,18 @@ def decided_rows(ledger: Any, run_id: str) -> pa.Table:
     Grouped in DuckDB rather than as a Python set: a resumed run of a billion-row manifest
     must not hold a tuple per decision.
     """
-    import duckdb
 
     prefix = f"decisions/run={run_id}/"
     files = [
-        os.path.join(ledger.root, *e["path"].split("/"))
+        ledger.segment_url(e["path"])
         for e in ledger.live_segments("decisions")
         if e["path"].startswith(prefix) and e.get("rows")
     ]
     schema = pa.schema([("input_row", pa.int64()), ("agents", pa.list_(pa.string()))])
-    files = [f for f in files if os.path.exists(f)]
+    files = [f for f in files if ledger.segment_exists(f)]
     if not files:
         return schema.empty_table()
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    con = ledger.bare_connection()
     try:
         return (
             con.sql(

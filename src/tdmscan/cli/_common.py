@@ -148,15 +148,41 @@ def quiet_option(f: F) -> F:
 def open_ledger(path: str | os.PathLike[str], *, create: bool = True) -> Any:
     """The ledger at ``path``, or a usage error naming why it cannot be opened."""
     from ..ledger import Ledger
+    from ..ledger.storage import LedgerLocationError, is_object_uri
 
     p = os.fspath(path)
+    if is_object_uri(p):
+        return open_object_ledger(p, create=create)
     if os.path.exists(p) and not os.path.isdir(p):
         raise fail(f"--ledger {p}: not a directory")
     try:
         return Ledger(p, create=create)
+    except LedgerLocationError as exc:
+        raise fail(f"--ledger {exc}") from exc
     except FileNotFoundError as exc:
         raise fail(f"--ledger {p}: {exc}") from exc
     except PermissionError as exc:
         raise fail(f"--ledger {p}: permission denied ({exc.filename or p})") from exc
     except OSError as exc:
         raise fail(f"--ledger {p}: {exc.strerror or exc}") from exc
+
+
+def open_object_ledger(uri: str, *, create: bool) -> Any:
+    """An s3://, gs:// or az:// ledger, or one line saying why it cannot be used.
+
+    Whatever the client library raises (no credentials, unknown endpoint, missing bucket,
+    denied access) becomes a usage error naming the URI: never a traceback, never a fallback
+    to a local folder.
+    """
+    from ..ledger import Ledger
+    from ..ledger.storage import LedgerLocationError
+
+    try:
+        return Ledger(uri, create=create)
+    except LedgerLocationError as exc:
+        raise fail(f"--ledger {exc}") from None
+    except FileNotFoundError as exc:
+        raise fail(f"--ledger {uri}: {exc}") from None
+    except Exception as exc:  # botocore/aiohttp/google-auth errors have no common base
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        raise fail(f"--ledger {uri}: cannot use the object store ({msg})") from None

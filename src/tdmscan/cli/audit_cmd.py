@@ -88,7 +88,7 @@ def parse_shard(
     "--ledger",
     "ledger_dir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=str),
     help="Ledger directory to write (created when missing).",
 )
 @click.option(
@@ -252,7 +252,7 @@ def parse_shard(
 @quiet_option
 def audit(
     manifest: str,
-    ledger_dir: Path,
+    ledger_dir: str,
     fmt: str | None,
     url_column: str | None,
     size_column: str | None,
@@ -532,7 +532,7 @@ def _audit_on_ray(
     partitions: int | None,
     address: str | None,
     manifest: str,
-    ledger_dir: Path,
+    ledger_dir: str,
     as_json: bool,
     quiet: bool,
 ) -> None:

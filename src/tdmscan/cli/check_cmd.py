@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -140,7 +139,7 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
 @click.option(
     "--ledger",
     "ledger_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=str),
     default=None,
     help="Also record the decisions in this ledger.",
 )
@@ -158,7 +157,7 @@ def check(
     allow_private: bool,
     as_json: bool,
     fmt: str,
-    ledger_dir: Path | None,
+    ledger_dir: str | None,
     quiet: bool,
 ) -> None:
     """Decide whether each URL may be used, for every configured agent.

@@ -57,7 +57,7 @@ class _ProxyEnv:
 @click.option(
     "--ledger",
     "ledger_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=str),
     default=None,
     help="Ledger to write [default: a new temporary directory, kept for you to explore].",
 )
@@ -69,7 +69,7 @@ class _ProxyEnv:
     help="Fetch deadline (the demo's hanging host costs this long).",
 )
 @quiet_option
-def demo(ledger_dir: Path | None, timeout: float, quiet: bool) -> None:
+def demo(ledger_dir: str | None, timeout: float, quiet: bool) -> None:
     """Audit a bundled sample manifest against a bundled fake web on loopback.
 
     Starts the fake web, audits the sample manifest into a ledger, prints the summary and a
@@ -85,7 +85,7 @@ def demo(ledger_dir: Path | None, timeout: float, quiet: bool) -> None:
     err = stderr_console()
     out = stdout_console()
     if ledger_dir is None:
-        ledger_dir = Path(tempfile.mkdtemp(prefix="tdmscan-demo-"))
+        ledger_dir = tempfile.mkdtemp(prefix="tdmscan-demo-")
     ledger = open_ledger(ledger_dir)
     manifest = open_manifest(demo_manifest_path())
     if not quiet:

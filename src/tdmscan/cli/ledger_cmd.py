@@ -14,18 +14,25 @@ ledger_option = click.option(
     "--ledger",
     "ledger_dir",
     required=True,
-    metavar="DIR",
+    metavar="DIR|URI",
     type=click.Path(file_okay=False, path_type=str),
-    help="Ledger directory.",
+    help="Ledger directory, or s3://, gs://, az:// URI.",
 )
 
 
 def open_ledger(path: str) -> Ledger:
     """An existing ledger, or a usage error (exit 2): reading commands never create one."""
     from ..ledger import Ledger
+    from ..ledger.storage import LedgerLocationError, is_object_uri
 
+    if is_object_uri(path):
+        from ._common import open_object_ledger
+
+        return open_object_ledger(path, create=False)  # type: ignore[no-any-return]
     try:
         return Ledger(path, create=False)
+    except LedgerLocationError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--ledger'") from None
     except FileNotFoundError:
         raise click.BadParameter(
             f"{path!r} is not a tdmscan ledger (no chain.jsonl or table folders)",

@@ -87,7 +87,12 @@ def _scope_options(f: F) -> F:
 
 def _open(path: str) -> Ledger:
     from ..ledger import Ledger
+    from ..ledger.storage import is_object_uri
 
+    if is_object_uri(path):
+        from ._common import open_object_ledger
+
+        return open_object_ledger(path, create=False)  # type: ignore[no-any-return]
     if not os.path.isdir(path):
         raise fail(f"--ledger {path}: no such directory")
     try:

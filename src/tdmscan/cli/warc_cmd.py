@@ -24,7 +24,7 @@ _HELP_ROBOTS = (
 @click.option(
     "--ledger",
     "ledger",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False, path_type=str),
     help="Ledger directory to write decisions to (source kind 'warc').",
 )
 @click.option(
@@ -61,7 +61,7 @@ _HELP_ROBOTS = (
 @click.option("--quiet", "-q", is_flag=True, help="No summary, warnings only.")
 def warc(
     warcs: tuple[Path, ...],
-    ledger: Path | None,
+    ledger: str | None,
     agents: tuple[str, ...],
     robots_warcs: tuple[Path, ...],
     fetch: bool,
@@ -84,10 +84,12 @@ def warc(
         logging.basicConfig(
             level=logging.WARNING, stream=sys.stderr, format="tdmscan warc: %(message)s"
         )
+    from ._common import open_ledger
+
     summary = evaluate_warc(
         list(warcs),
         list(agents) or ["tdmscan"],
-        ledger=ledger,
+        ledger=open_ledger(ledger) if ledger is not None else None,
         robots_warcs=list(robots_warcs),
         fetch_missing=fetch,
         include_training_agents=training_agents,

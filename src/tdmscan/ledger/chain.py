@@ -46,6 +46,30 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256((entry["prev"] + canonical(entry)).encode("utf-8")).hexdigest()
 
 
+def build_entry(entry: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
+    """The full chain entry for ``entry`` at ``seq`` after ``prev``: one format for every store."""
+    full = {
+        "seq": seq,
+        "op": entry.get("op", "add"),
+        "table": entry["table"],
+        "path": entry["path"],
+        "sha256": entry["sha256"],
+        "rows": int(entry["rows"]),
+        "bytes": int(entry["bytes"]),
+        "run_id": entry.get("run_id"),
+        "written_at": entry.get("written_at") or utc_iso(),
+        "replaces": list(entry.get("replaces") or []),
+        "prev": prev,
+    }
+    full["entry_hash"] = entry_hash(full)
+    return full
+
+
+def entry_line(full: dict[str, Any]) -> bytes:
+    """One chain entry as stored: compact JSON, sorted keys, newline-terminated."""
+    return (json.dumps(full, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
 def utc_iso(dt: datetime | None = None) -> str:
     dt = dt or datetime.now(UTC)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -121,22 +145,8 @@ class Chain:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             seq, prev = self._tail(fd)
-            full = {
-                "seq": seq + 1,
-                "op": entry.get("op", "add"),
-                "table": entry["table"],
-                "path": entry["path"],
-                "sha256": entry["sha256"],
-                "rows": int(entry["rows"]),
-                "bytes": int(entry["bytes"]),
-                "run_id": entry.get("run_id"),
-                "written_at": entry.get("written_at") or utc_iso(),
-                "replaces": list(entry.get("replaces") or []),
-                "prev": prev,
-            }
-            full["entry_hash"] = entry_hash(full)
-            line = (json.dumps(full, sort_keys=True, separators=(",", ":")) + "\n").encode()
-            os.write(fd, line)
+            full = build_entry(entry, seq + 1, prev)
+            os.write(fd, entry_line(full))
             os.fsync(fd)
             return full
         finally:

@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 from .._version import __version__
 from . import schema as S
 from .chain import COMPACT_LOCK_FILE, GENESIS, Chain, entry_hash, flocked, fsync_dir, utc_iso
-from .segments import ensure_dir, file_sha256, segment_name, tmp_name, write_segment
+from .segments import Segment, ensure_dir, file_sha256, segment_name, tmp_name, write_segment
+from .storage import LedgerLocationError, is_object_uri, parse_location
 from .writer import LedgerWriter, RunInfo, status_line
 
 LAYOUT_LOCK_FILE = "layout.lock"
@@ -85,8 +86,21 @@ class CompactReport:
 class Ledger:
     """A ledger directory. Creates the layout (tables, schema anchors, chain) when missing."""
 
+    def __new__(cls, root: str | os.PathLike[str], *, create: bool = True) -> Ledger:
+        # s3://, gs://, az:// name an object-store ledger: same layout and chain format, a
+        # commit protocol without rename or lock (objectstore.py). Deciding here means every
+        # caller that accepts a ledger path accepts a URI too.
+        if cls is Ledger and is_object_uri(root):
+            from .objectstore import ObjectLedger
+
+            return super().__new__(ObjectLedger)
+        return super().__new__(cls)
+
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
-        self.root = os.path.abspath(os.fspath(root))
+        loc = parse_location(root)
+        if not loc.is_local:
+            raise LedgerLocationError(f"{os.fspath(root)}: not a local directory")
+        self.root = loc.root
         self.chain = Chain(self.root)
         if not create and not self._looks_like_ledger():
             raise FileNotFoundError(f"not a tdmscan ledger: {self.root}")
@@ -115,15 +129,66 @@ class Ledger:
                 if os.path.exists(self._anchor_path(table)):
                     continue
                 schema = S.with_metadata(table, S.SCHEMAS[table], __version__)
-                write_segment(
-                    self.root,
-                    self.chain,
+                self.write_segment(
                     table,
                     _ANCHOR_DIRS[table],
                     schema.empty_table(),
                     name=self._anchor_name(table),
                     op="schema",
                 )
+
+    def _is_local(self) -> bool:
+        return True
+
+    def write_segment(
+        self,
+        table_name: str,
+        rel_dir: str,
+        table: pa.Table,
+        *,
+        name: str,
+        op: str = "add",
+        run_id: str | None = None,
+        replaces: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Segment:
+        """Persist one segment and its chain entry (the store decides how: see segments.py)."""
+        return write_segment(
+            self.root,
+            self.chain,
+            table_name,
+            rel_dir,
+            table,
+            name=name,
+            op=op,
+            run_id=run_id,
+            replaces=replaces,
+            extra=extra,
+        )
+
+    def segment_url(self, rel: str) -> str:
+        """Where DuckDB (:meth:`bare_connection`) reads the segment at chain path ``rel``."""
+        return self._abs(rel)
+
+    def segment_exists(self, url: str) -> bool:
+        """Whether a :meth:`segment_url` is there (compaction may have removed it)."""
+        return os.path.exists(url)
+
+    def bare_connection(self) -> Any:
+        """A DuckDB connection that can read :meth:`segment_url` paths, without the views."""
+        import duckdb
+
+        return duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+
+    def _parquet(self, path: str) -> pq.ParquetFile:
+        """A Parquet file of this ledger by absolute path (FileNotFoundError when gone)."""
+        return pq.ParquetFile(path)
+
+    def _exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def _file_sha256(self, path: str) -> str:
+        return file_sha256(path)
 
     @staticmethod
     def _anchor_name(table: str) -> str:
@@ -209,7 +274,7 @@ class Ledger:
         tables = []
         for p in paths:
             try:
-                pf = pq.ParquetFile(p)
+                pf = self._parquet(p)
             except FileNotFoundError:  # compacted away under us; the merged copy is listed too
                 continue
             names = set(pf.schema_arrow.names)
@@ -226,7 +291,7 @@ class Ledger:
         keys: set[str] = set()
         for p in paths:
             with contextlib.suppress(FileNotFoundError):
-                keys.update(pq.read_table(p, columns=["sha256"]).column(0).to_pylist())
+                keys.update(self._parquet(p).read(columns=["sha256"]).column(0).to_pylist())
         return keys
 
     def _run_paths(self, table: str, run_id: str, shard: int | None = None) -> list[str]:
@@ -255,7 +320,7 @@ class Ledger:
         fetches = 0
         for p in self._run_paths("fetches", run_id):
             with contextlib.suppress(FileNotFoundError):
-                fetches += pq.read_metadata(p).num_rows
+                fetches += self._parquet(p).metadata.num_rows
         return {"decisions": total, "verdicts": verdicts, "fetches": fetches}
 
     def decided_keys(self, run_id: str) -> set[tuple[int | str, str]]:
@@ -350,12 +415,12 @@ class Ledger:
             final = self._abs(rel)
             if rel not in present:
                 tmp = tmp_name(final)
-                if os.path.exists(tmp) and file_sha256(tmp) == e.get("sha256"):
+                if self._exists(tmp) and self._file_sha256(tmp) == e.get("sha256"):
                     rep.pending.append(rel)
                 else:
                     rep.issues.append(Issue("missing", rel, "in the chain, not on disk"))
                 continue
-            if file_sha256(final) != e.get("sha256"):
+            if self._file_sha256(final) != e.get("sha256"):
                 rep.issues.append(Issue("modified", rel, "sha256 differs from the chain"))
             rep.segments += 1
             rep.rows[e.get("table", "?")] = rep.rows.get(e.get("table", "?"), 0) + int(
@@ -382,7 +447,7 @@ class Ledger:
         ]
         for rel in sorted(r for r in snapshot_files if r in present):
             try:
-                pf = pq.ParquetFile(self._abs(rel))
+                pf = self._parquet(self._abs(rel))
                 for batch in pf.iter_batches(batch_size=256, columns=["sha256", "body"]):
                     for key, body in zip(
                         batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
@@ -443,7 +508,7 @@ class Ledger:
     def _merge(
         self, table: str, rel_dir: str, batch: list[dict[str, Any]], rep: CompactReport
     ) -> None:
-        parts = [pq.read_table(self._abs(e["path"])) for e in batch]
+        parts = [self._parquet(self._abs(e["path"])).read() for e in batch]
         # Every part passes through the migration chain first, so parts written by different
         # versions merge into one segment of the current version.
         parts = [S.upgrade(table, t) for t in parts]
@@ -455,9 +520,7 @@ class Ledger:
             )
         run_ids = {e.get("run_id") for e in batch}
         run_id = run_ids.pop() if len(run_ids) == 1 else None
-        write_segment(
-            self.root,
-            self.chain,
+        self.write_segment(
             table,
             rel_dir,
             merged,
@@ -499,7 +562,7 @@ class Ledger:
         for e in self.live_segments("snapshots"):
             if not e["rows"]:
                 continue
-            pf = pq.ParquetFile(self._abs(e["path"]))
+            pf = self._parquet(self._abs(e["path"]))
             for batch in pf.iter_batches(batch_size=256):
                 for row in batch.to_pylist():
                     if row["sha256"] in seen:

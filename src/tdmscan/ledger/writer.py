@@ -32,7 +32,7 @@ from .._version import __version__
 from ..types import Decision, Fetched, SiteFiles
 from . import schema as S
 from .domains import PSL_VERSION, registrable_domain, shard_of
-from .segments import segment_name, write_segment
+from .segments import segment_name
 
 if TYPE_CHECKING:
     from .core import Ledger
@@ -219,8 +219,6 @@ class LedgerWriter:
         self.shards = shards
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self._root = ledger.root
-        self._chain = ledger.chain
         self._lock = threading.RLock()
         self._bufs: list[list[tuple[Any, ...]]] = [[] for _ in range(shards)]
         # add_templated() chunks per shard, and their row count (flush thresholds count both).
@@ -481,9 +479,7 @@ class LedgerWriter:
         self._tcount[k] = 0
         self._buffered -= len(rows) + n_t
         table = self._decisions_table(rows, chunks)
-        write_segment(
-            self._root,
-            self._chain,
+        self.ledger.write_segment(
             "decisions",
             f"decisions/run={self.run.run_id}/shard={k}",
             table,
@@ -760,9 +756,7 @@ class LedgerWriter:
         if self._snap_rows:
             rows, self._snap_rows, self._snap_bytes = self._snap_rows, [], 0
             t = pa.Table.from_pylist(rows, schema=S.with_metadata("snapshots", S.SNAPSHOTS, tv))
-            write_segment(
-                self._root,
-                self._chain,
+            self.ledger.write_segment(
                 "snapshots",
                 "snapshots",
                 t,
@@ -774,9 +768,7 @@ class LedgerWriter:
         if self._fetch_rows:
             rows, self._fetch_rows = self._fetch_rows, []
             t = pa.Table.from_pylist(rows, schema=S.with_metadata("fetches", S.FETCHES, tv))
-            write_segment(
-                self._root,
-                self._chain,
+            self.ledger.write_segment(
                 "fetches",
                 f"fetches/run={self.run.run_id}",
                 t,
@@ -813,9 +805,7 @@ class LedgerWriter:
             rows, schema=S.with_metadata("licences", S.LICENCES, self.run.tool_version)
         )
         with self._lock:
-            write_segment(
-                self._root,
-                self._chain,
+            self.ledger.write_segment(
                 "licences",
                 f"licences/run={self.run.run_id}",
                 t,
@@ -881,9 +871,7 @@ class LedgerWriter:
             "shard_n": None if run.shard is None else run.shard[1],
         }
         t = pa.Table.from_pylist([row], schema=S.with_metadata("runs", S.RUNS, run.tool_version))
-        write_segment(
-            self._root,
-            self._chain,
+        self.ledger.write_segment(
             "runs",
             f"runs/run={run.run_id}",
             t,
