@@ -118,14 +118,22 @@ class Manifest:
             yield from reader(self)
         except ManifestError:
             raise
-        except (OSError, EOFError, pa.ArrowException, ValueError, csv.Error) as exc:
-            # Corruption found mid-file (truncated gzip, bad Parquet page): still one line.
+        except Exception as exc:
+            # Corruption found mid-file (truncated gzip or zstd, a zstd checksum, a bad Parquet
+            # page) or anything a reader did not foresee: one line for the CLI, not a
+            # traceback. Bad *rows* never get here; they become invalid rows.
             raise ManifestError(
                 f"{self.path}: cannot read {self.format} manifest: {_one_line(exc)}"
             ) from exc
 
     def content_hash(self) -> str:
         """sha256 of the manifest's bytes: the key that matches a rerun to an unfinished run."""
+        try:
+            return self._content_hash()
+        except OSError as exc:
+            raise ManifestError(f"{self.path}: cannot read: {_one_line(exc)}") from exc
+
+    def _content_hash(self) -> str:
         h = hashlib.sha256()
         paths = sorted(self.path.rglob("*.parquet")) if self.path.is_dir() else [self.path]
         for p in paths:
@@ -152,14 +160,58 @@ def _sniff_compression(path: Path) -> str | None:
     return None
 
 
+class _ZstdReader(io.RawIOBase):
+    """A zstd stream (one or more frames) as a raw binary file that notices truncation.
+
+    ``zstandard``'s stream reader ends quietly at a frame cut short, so a truncated manifest
+    would read as a shorter one; here a stream that ends mid-frame raises ``EOFError`` like
+    ``gzip`` does. Input goes to the decompressor 1 KiB at a time, so a decompression bomb
+    costs at most one small input's worth of output per read, not the whole file in memory.
+    """
+
+    _IN = 1024
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard
+
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._raw = raw
+        self._d = self._new()
+        self._fed = False  # the current frame has input
+        self._out = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._out:
+            data = self._raw.read(self._IN)
+            if not data:
+                if self._fed and not self._d.eof:
+                    raise EOFError("zstd stream ends mid-frame (truncated file)")
+                return 0
+            while data:
+                if self._d.eof:
+                    self._d, self._fed = self._new(), False
+                self._fed = True
+                self._out += self._d.decompress(data)
+                data = self._d.unused_data if self._d.eof else b""
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def _open_binary(path: Path, compression: str | None) -> IO[bytes]:
     if compression == "gzip":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if compression == "zstd":
-        import zstandard
-
-        raw = open(path, "rb")  # noqa: SIM115 - handed to the stream reader, closed with it
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True))  # type: ignore[arg-type]
+        raw = open(path, "rb")  # noqa: SIM115 - handed to the reader, closed with it
+        return io.BufferedReader(_ZstdReader(raw))  # type: ignore[return-value]
     return open(path, "rb")
 
 
@@ -211,6 +263,17 @@ def spool_stdin(directory: Path) -> Path:
 
 
 def open_manifest(path: str | Path, options: ManifestOptions | None = None) -> Manifest:
+    """Open and validate a manifest (see :func:`_open_manifest`); any failure to read it is
+    one :class:`ManifestError` line."""
+    try:
+        return _open_manifest(path, options)
+    except ManifestError:
+        raise
+    except Exception as exc:
+        raise ManifestError(f"{path}: cannot read manifest: {_one_line(exc)}") from exc
+
+
+def _open_manifest(path: str | Path, options: ManifestOptions | None = None) -> Manifest:
     """Open and validate a manifest (format, columns) without reading its rows yet.
 
     ``input_row`` numbering, stable across reruns of the same file: txt and JSONL count every
@@ -333,13 +396,18 @@ def _from_surrogates(s: str) -> tuple[str, str | None]:
         return raw.decode("utf-8", "backslashreplace"), "bad-encoding"
 
 
+_INT64 = 2**63
+
+
 def _to_size(value: Any) -> int | None:
+    """A size as an int64, None when absent or unreadable (out of range included)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if -_INT64 <= value < _INT64 else None
     try:
-        return int(str(value).strip())
+        n = int(str(value).strip())
+        return n if -_INT64 <= n < _INT64 else None
     except ValueError:
         try:
             f = float(str(value).strip())
@@ -353,7 +421,15 @@ def _to_text(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return _from_surrogates(value)[0]
-    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+    return _dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _dumps(value: Any) -> str:
+    """``json.dumps`` that cannot fail on what ``json.loads`` returned (deep nesting)."""
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__} nested too deeply>"
 
 
 def parse_capture_time(value: Any) -> datetime | None:
@@ -368,6 +444,8 @@ def parse_capture_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         dt = value
+    elif not isinstance(value, str | int | float):
+        return None  # a JSON list or object is no time (and its str() may recurse deeply)
     else:
         text = str(value).strip()
         if not text:
@@ -382,7 +460,10 @@ def parse_capture_time(value: Any) -> datetime | None:
                 dt = datetime.fromisoformat(text.replace("z", "Z"))
         except ValueError:
             return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    try:
+        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    except (OverflowError, ValueError):  # an offset that moves the time out of range
+        return None
 
 
 def _time_array(arr: pa.Array) -> pa.Array:
@@ -564,11 +645,11 @@ def _jsonl_keys(m: Manifest) -> list[str]:
                     continue
                 try:
                     obj = json.loads(s)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(obj, dict):
                     return [str(k) for k in obj]
-    except (OSError, EOFError) as exc:
+    except Exception as exc:  # truncated or corrupt compressed stream, unreadable file
         raise ManifestError(f"{m.path}: cannot read jsonl manifest: {_one_line(exc)}") from exc
     return []
 
@@ -586,7 +667,7 @@ def _iter_jsonl(m: Manifest) -> Iterator[pa.RecordBatch]:
             size = ds = cap = None
             try:
                 obj = loads(s)
-            except ValueError:
+            except (ValueError, RecursionError):  # nesting deeper than Python's stack
                 obj = None
                 url, reason = _decode(s)
                 reason = reason or "bad-json"
@@ -598,7 +679,7 @@ def _iter_jsonl(m: Manifest) -> Iterator[pa.RecordBatch]:
                     elif v is None:
                         url, reason = "", "missing-column"
                     else:
-                        url, reason = json.dumps(v), "not-a-string"
+                        url, reason = _dumps(v), "not-a-string"
                     if size_key is not None:
                         size = _to_size(obj.get(size_key))
                     if ds_key is not None:

@@ -82,6 +82,21 @@ def parse_shard(
     return (k, n)
 
 
+def storage_failure(
+    exc: OSError, root: Any, manifest: str, ledger_dir: Any, runner: Any, shard_kv: Any
+) -> str:
+    """One line for an audit that stopped on an OS error: what, where, and the resume command."""
+    what = exc.strerror or type(exc).__name__
+    where = exc.filename or root
+    run_id = getattr(runner.result, "run_id", None) or getattr(runner, "run_id", None)
+    resume = f"--resume {run_id}" if run_id else "--resume"
+    shard = f" --shard {shard_kv[0]}/{shard_kv[1]}" if shard_kv else ""
+    return (
+        f"cannot write the ledger: {what} ({where}); decisions committed before this are kept. "
+        f"Fix it, then resume with: tdmscan audit {manifest} --ledger {ledger_dir} {resume}{shard}"
+    )
+
+
 @click.command()
 @click.argument("manifest", metavar="MANIFEST")
 @click.option(
@@ -498,6 +513,11 @@ def audit(
             raise fail(str(exc)) from exc
         except ArchiveError as exc:
             raise fail(str(exc)) from exc
+        except OSError as exc:
+            # Disk full, quota, file too large, permission, read-only file system: the ledger
+            # is consistent up to its last commit, so say what failed, where, and how to go on.
+            msg = storage_failure(exc, ledger.root, manifest, ledger_dir, runner, shard_kv)
+            raise fail(msg) from exc
         finally:
             restore()
     finally:
