@@ -76,7 +76,10 @@ class HtmlHead:
 #: lexbor's tree builder is quadratic in the depth of unclosed block elements (100k nested
 #: <div> take tens of seconds), so a hostile document is cut where its nesting gets absurd.
 MAX_NESTING = 2000
-_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^<>]*?(/?)>")
+#: Possessive quantifiers: the name and the attributes are each taken whole, never re-split,
+#: so a tag without its ">" (``<a`` and 40,000 letters) fails in one pass instead of trying
+#: every split of name and attributes (quadratic).
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)([^<>]*+)>")
 _NOT_NESTING = frozenset(
     {
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -90,7 +93,7 @@ def _cut_deep_nesting(text: str) -> tuple[str, bool]:
     depth = 0
     for m in _TAG_RE.finditer(text):
         name = m.group(2).lower()
-        if name in _NOT_NESTING or m.group(3):
+        if name in _NOT_NESTING or m.group(3).endswith("/"):
             continue
         if m.group(1):
             depth = max(0, depth - 1)

@@ -448,7 +448,32 @@ def layer(
 
 #: The spec's PDF namespace ends in "/"; EPUB's (and some PDF writers') in "#": read both.
 XMP_NAMESPACES = ("http://www.w3.org/ns/tdmrep/", "http://www.w3.org/ns/tdmrep#")
-_XMP_PACKET_RE = re.compile(rb"<x:xmpmeta\b.*?</x:xmpmeta>|<rdf:RDF\b.*?</rdf:RDF>", re.S)
+_XMP_PACKETS = ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>"))
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _first_xmp_packet(raw: bytes) -> bytes | None:
+    """The leftmost ``<x:xmpmeta ...</x:xmpmeta>`` or ``<rdf:RDF ...</rdf:RDF>`` (shortest).
+
+    What ``re.search(rb"<x:xmpmeta\b.*?</x:xmpmeta>|<rdf:RDF\b.*?</rdf:RDF>", re.S)`` finds,
+    in linear time: that regex retries the lazy scan from every opening tag, so thousands of
+    ``<rdf:RDF`` without a close were quadratic. If the first close after an opening tag does
+    not exist, no later opening tag has one either, so one ``find`` per kind suffices.
+    """
+    best: tuple[int, int] | None = None
+    for open_tag, close_tag in _XMP_PACKETS:
+        i = raw.find(open_tag)
+        while i >= 0:
+            after = i + len(open_tag)
+            if after >= len(raw) or raw[after] not in _WORD:  # the regex's \b
+                break
+            i = raw.find(open_tag, after)
+        if i < 0:
+            continue
+        end = raw.find(close_tag, i + len(open_tag))
+        if end >= 0 and (best is None or i < best[0]):
+            best = (i, end + len(close_tag))
+    return raw[best[0] : best[1]] if best is not None else None
 
 
 def tdm_from_xmp(data: bytes | str | None) -> TdmValue:
@@ -463,10 +488,9 @@ def tdm_from_xmp(data: bytes | str | None) -> TdmValue:
         raw = bytes(data)
     else:
         return TdmValue(problems=(f"unsupported input type {type(data).__name__}",))
-    m = _XMP_PACKET_RE.search(raw[:MAX_FILE_BYTES])
-    if not m:
+    packet = _first_xmp_packet(raw[:MAX_FILE_BYTES])
+    if packet is None:
         return TdmValue()
-    packet = m.group(0)
     if re.search(rb"<!\s*(DOCTYPE|ENTITY)", packet, re.I):
         return TdmValue(problems=("XMP with DTD/entity declaration refused",))
     if packet.startswith(b"<rdf:RDF") and b"xmlns:rdf" not in packet:
