@@ -104,8 +104,10 @@ def test_records_in_ledger(tmp_path: Path, web: Any) -> None:
     assert r.exit_code == 0, r.output
     con = Ledger(led).connect()
     assert con.execute("SELECT count(*) FROM decisions").fetchone() == (1,)
-    # The site's three files and the page itself (check reads the page by default).
-    assert con.execute("SELECT count(*) FROM fetches").fetchone()[0] == 4
+    # The site's three files, the page itself (check reads the page by default) and the
+    # terms page looked for (check reads terms by default; a.test has none: one 404 kept).
+    assert con.execute("SELECT count(*) FROM fetches").fetchone()[0] == 5
+    assert con.execute("SELECT status FROM fetches WHERE kind = 'terms'").fetchall() == [(404,)]
     assert con.execute("SELECT page_checked FROM decisions").fetchone() == (True,)
     assert con.execute("SELECT kind FROM runs").fetchone() == ("check",)
 

@@ -93,6 +93,10 @@ class Scanner:
     httpx fetcher. ``clock`` returns epoch seconds and drives both the cache TTL and the
     ``fetched_at`` stamps; by default TTLs use the monotonic clock.
 
+    ``terms``: also find and fetch each origin's terms-of-use page (a home-page link that says
+    terms / AGB / CGU ..., else a few well-known paths) once per origin with the other files,
+    and read it for natural-language reservations (``tos:*`` reason codes, inferred).
+
     ``ledger``: a directory (or :class:`~tdmscan.ledger.Ledger`) to record every decision and
     the origin files it rests on into, as one run of kind ``scan`` closed with the scanner;
     or any object with ``record(decisions, site_files, extra)``.
@@ -117,6 +121,7 @@ class Scanner:
         fetcher: FetcherArg = None,
         transport: Any = None,
         clock: Callable[[], float] | None = None,
+        terms: bool = False,
     ) -> None:
         if isinstance(agents, str):
             agents = [agents]
@@ -132,6 +137,7 @@ class Scanner:
         self.allow_private = allow_private
         self.limits = limits or FetchLimits()
         self.stale_limit = stale_limit
+        self.terms = terms
 
         seen = {a.lower() for a in own}
         agents_all = list(own)
@@ -273,7 +279,32 @@ class Scanner:
         kept = keep_stale_robots(files, previous, now=self._wall(), stale_limit=self.stale_limit)
         if kept is not files:
             self._stats.stale_copies += 1
+        if self.terms:
+            kept = await self._with_terms(kept)
         return kept
+
+    async def _with_terms(self, files: SiteFiles) -> SiteFiles:
+        """``files`` with the origin's terms page, fetched only where robots.txt lets our own
+        token go (an unreachable robots.txt means no terms fetch at all: complete disallow)."""
+        from .fetch.terms import fetch_terms_page
+        from .signals.robots import parse_robots
+
+        branch = policy.robots_branch(files.robots)
+        if branch == "unreachable":
+            return files
+        if branch in ("parsed", "stale-copy") and files.robots is not None:
+            robots = parse_robots(files.robots.body)
+            agent = self.agent
+
+            def allowed(path: str) -> bool:
+                return robots.match(agent, path).allowed
+        else:
+
+            def allowed(path: str) -> bool:
+                return True
+
+        page = await fetch_terms_page(self._fetcher, files.origin, allowed=allowed)
+        return dataclasses.replace(files, terms=page) if page is not None else files
 
     async def site_files(self, origin: str) -> tuple[SiteFiles, dict[str, Fetched]]:
         """``(site.files, site.rsl_documents)`` of :meth:`site`, without parsing what need not be.

@@ -233,10 +233,15 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class SiteFiles:
-    """The three origin-level files as fetched once per origin (any may be None: not fetched)."""
+    """The three origin-level files as fetched once per origin (any may be None: not fetched).
+
+    ``terms`` is the origin's terms-of-use page when it was looked for (``Scanner(terms=True)``):
+    its natural-language reservations are inferred evidence (:mod:`tdmscan.signals.tos`).
+    """
 
     origin: str
     robots: Fetched | None = None
     tdmrep: Fetched | None = None
     ai_txt: Fetched | None = None
     fetched_at: datetime | None = None
+    terms: Fetched | None = None

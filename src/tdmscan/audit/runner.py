@@ -81,6 +81,8 @@ class AuditConfig:
     archive: Sequence[str] = ()
     window_before: float = 86_400.0
     window_after: float = 86_400.0
+    #: Also find and read each origin's terms-of-use page (``tos:*`` reasons).
+    terms: bool = False
 
     def as_of_time(self) -> datetime | None:
         """The single as-of time, or None for per-row capture times (``as_of="archive"``)."""
@@ -124,6 +126,8 @@ class AuditConfig:
                 if self.as_of
                 else {}
             ),
+            # Only when on, so runs started before the option existed keep their resume key.
+            **({"terms": True} if self.terms else {}),
         }
 
 
@@ -396,6 +400,8 @@ class AuditRunner:
         }
         if c.ttl is not None:
             kw["ttl"] = c.ttl
+        if c.terms:
+            kw["terms"] = True
         factory = self.scanner_factory or Scanner
         return factory(agents=list(c.agents), **kw)
 
@@ -819,6 +825,7 @@ class AuditRunner:
             ttl=c.ttl,
             concurrency=max(1, c.concurrency),
             fetcher=c.fetcher,
+            terms=c.terms,
         )
 
     def _decide_batch(

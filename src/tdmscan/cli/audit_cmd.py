@@ -168,6 +168,12 @@ def storage_failure(
 )
 @click.option("--deep", is_flag=True, help="Also fetch each page's head for page-level signals.")
 @click.option(
+    "--terms",
+    is_flag=True,
+    help="Also find each origin's terms-of-use page (home-page link or well-known path), keep "
+    "it as a snapshot and read it for natural-language reservations (tos:* reasons, inferred).",
+)
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 10_000),
     default=200,
@@ -283,6 +289,7 @@ def audit(
     purpose: str,
     training_agents: bool,
     deep: bool,
+    terms: bool,
     concurrency: int,
     timeout: float,
     ttl: float | None,
@@ -403,6 +410,7 @@ def audit(
             mode=mode,
             purpose=purpose,
             deep=deep,
+            terms=terms,
             concurrency=concurrency,
             timeout=timeout,
             ttl=ttl,

@@ -124,6 +124,14 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
     help="Read the page's own response (headers and <head>) for page-level signals such as "
     "noai meta tags and X-Robots-Tag. --shallow decides from the site's files alone.",
 )
+@click.option(
+    "--terms/--no-terms",
+    default=True,
+    show_default=True,
+    help="Find each site's terms-of-use page (home-page link or well-known path) and read it "
+    "for natural-language reservations (tos:* reasons, inferred: decisive in conservative "
+    "mode only).",
+)
 @fetch_options(default_timeout=15.0)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout, one per URL.")
 @click.option(
@@ -151,6 +159,7 @@ def check(
     purpose: str,
     training_agents: bool,
     deep: bool,
+    terms: bool,
     timeout: float,
     ttl: float | None,
     user_agent: str | None,
@@ -180,6 +189,7 @@ def check(
         "allow_private": allow_private,
         "limits": FetchLimits(**limit_kw),
         "fetcher": "httpx",  # a handful of requests: the default client starts fastest
+        "terms": terms,
     }
     if ttl is not None:
         scanner_kw["ttl"] = ttl

@@ -54,6 +54,13 @@ _HELP_ROBOTS = (
     show_default=True,
     help="Also decide for the catalogue's AI-training tokens.",
 )
+@click.option(
+    "--terms",
+    is_flag=True,
+    help="Also read each origin's terms-of-use page (the home page's terms link or a "
+    "well-known path, as archived; live for origins fetched live) for natural-language "
+    "reservations (tos:* reasons, inferred).",
+)
 @click.option("--mode", type=click.Choice(MODES), default="conservative", show_default=True)
 @click.option("--purpose", type=click.Choice(PURPOSES), default="train-ai", show_default=True)
 @click.option("--allow-private", is_flag=True, help="Allow live fetches to private addresses.")
@@ -66,6 +73,7 @@ def warc(
     robots_warcs: tuple[Path, ...],
     fetch: bool,
     training_agents: bool,
+    terms: bool,
     mode: str,
     purpose: str,
     allow_private: bool,
@@ -96,6 +104,7 @@ def warc(
         purpose=purpose,
         mode=mode,
         scanner_options={"allow_private": allow_private},
+        terms=terms,
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, sort_keys=True))

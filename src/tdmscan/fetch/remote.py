@@ -314,6 +314,7 @@ class FetchProcess:
         start_timeout: float = 60.0,
         stall_timeout: float | None = 60.0,
         close_timeout: float = 5.0,
+        terms: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -331,6 +332,8 @@ class FetchProcess:
         }
         if ttl is not None:
             scanner_kw["ttl"] = ttl
+        if terms:
+            scanner_kw["terms"] = True
         if fetcher is not None:
             if not isinstance(fetcher, str):
                 raise TypeError("fetcher must be a fetcher name: a Fetcher object cannot cross")

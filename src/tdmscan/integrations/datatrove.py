@@ -89,6 +89,7 @@ class TdmscanFilter(BaseFilter):
         mode: str = "conservative",
         purpose: str = "train-ai",
         allow_private: bool = False,
+        terms: bool = False,
         scanner_options: Mapping[str, Any] | None = None,
         source_kind: str = "manifest_audit",
         dataset_id: str | None = None,
@@ -111,6 +112,7 @@ class TdmscanFilter(BaseFilter):
         self.purpose = purpose
         self.scanner_options = dict(scanner_options or {})
         self.scanner_options.setdefault("allow_private", allow_private)
+        self.scanner_options.setdefault("terms", terms)
         self.source_kind = source_kind
         self.dataset_id = dataset_id
         self.annotate_key = annotate_key

@@ -30,6 +30,7 @@ Settings (all optional):
 ``TDMSCAN_CHECK_RESPONSES``         True: also evaluate downloaded pages (headers, ``<head>``)
 ``TDMSCAN_FETCHER``                 ``aiohttp`` (default) or ``httpx``
 ``TDMSCAN_TIMEOUT``                 seconds per origin-file fetch (default 15)
+``TDMSCAN_TERMS``                   False; True also reads each site's terms-of-use page (``tos:*``)
 ``TDMSCAN_SCANNER_OPTIONS``         dict of further :class:`~tdmscan.scanner.Scanner` arguments
 ==================================  ===========================================================
 
@@ -106,6 +107,7 @@ class TdmscanMiddleware:
             "include_training_agents", settings.getbool("TDMSCAN_INCLUDE_TRAINING_AGENTS", True)
         )
         options.setdefault("fetcher", settings.get("TDMSCAN_FETCHER", "aiohttp"))
+        options.setdefault("terms", settings.getbool("TDMSCAN_TERMS", False))
         timeout = settings.getfloat("TDMSCAN_TIMEOUT", 0.0)
         if timeout > 0 and "limits" not in options:
             from ..fetch import FetchLimits

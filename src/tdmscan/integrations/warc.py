@@ -416,12 +416,31 @@ class ArchivedSiteFiles:
     nearest later one, which is what "was this page opted out when it was crawled" needs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, terms: bool = False) -> None:
         self._by_url: dict[str, list[_Archived]] = {}
         self.records = 0
+        #: ``terms``: also keep home pages and terms-like pages, to find each origin's terms
+        #: page in the archive (:func:`tdmscan.fetch.terms.pick_terms`).
+        self.terms = terms
+        self._pages: dict[str, list[_Archived]] = {}
 
     def add(self, rec: WarcRecord) -> bool:
-        if rec.target_uri is None or site_file_kind(rec.target_uri) is None:
+        if rec.target_uri is None:
+            return False
+        if site_file_kind(rec.target_uri) is None:
+            if self.terms and rec.response is not None and rec.response.ok:
+                from ..fetch.terms import looks_like_terms_url
+
+                if looks_like_terms_url(rec.target_uri):
+                    try:
+                        key = parse_url(rec.target_uri).url
+                    except InvalidURL:
+                        return False
+                    entries = self._pages.setdefault(key, [])
+                    entries.append(
+                        _Archived(rec.date, rec.response, rec.path, rec.offset, rec.record_id)
+                    )
+                    entries.sort(key=lambda a: (a.date is None, a.date or _EPOCH))
             return False
         if rec.response is not None:
             fetched = rec.response
@@ -445,8 +464,10 @@ class ArchivedSiteFiles:
     def __len__(self) -> int:
         return self.records
 
-    def _pick(self, url: str, when: datetime | None) -> _Archived | None:
-        entries = self._by_url.get(url)
+    def _pick(
+        self, url: str, when: datetime | None, table: dict[str, list[_Archived]] | None = None
+    ) -> _Archived | None:
+        entries = (self._by_url if table is None else table).get(url)
         if not entries:
             return None
         dated = [a for a in entries if a.date is not None]
@@ -484,12 +505,25 @@ class ArchivedSiteFiles:
         robots = self._resolve(origin + "/robots.txt", when)
         if robots is None:
             return None
+        terms = None
+        if self.terms:
+            from ..fetch.terms import pick_terms
+
+            def lookup(url: str) -> Fetched | None:
+                try:
+                    hit = self._pick(parse_url(url).url, when, self._pages)
+                except InvalidURL:
+                    return None
+                return hit.fetched if hit is not None else None
+
+            terms = pick_terms(origin, lookup)
         return SiteFiles(
             origin=origin,
             robots=robots,
             tdmrep=self._resolve(origin + "/.well-known/tdmrep.json", when),
             ai_txt=self._resolve(origin + "/ai.txt", when),
             fetched_at=robots.fetched_at,
+            terms=terms,
         )
 
 
@@ -630,7 +664,7 @@ class _SiteCache:
     """Parsed site signals per archived capture, so each robots.txt is parsed once."""
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[str, str, str, str], SiteSignals] = {}
+        self._parsed: dict[tuple[str, str, str, str, str], SiteSignals] = {}
 
     def get(self, files: SiteFiles) -> SiteSignals:
         key = (
@@ -638,6 +672,7 @@ class _SiteCache:
             files.robots.sha256 + str(files.robots.status) if files.robots else "",
             files.tdmrep.sha256 + str(files.tdmrep.status) if files.tdmrep else "",
             files.ai_txt.sha256 + str(files.ai_txt.status) if files.ai_txt else "",
+            files.terms.sha256 if files.terms else "",
         )
         hit = self._parsed.get(key)
         if hit is None:
@@ -673,6 +708,7 @@ def iter_warc(
     live: LiveLookup | None = None,
     batch_size: int = 256,
     summary: WarcSummary | None = None,
+    terms: bool = False,
 ) -> Iterator[WarcResult]:
     """Evaluate every page record of ``paths`` for ``agents`` (used as given, in order).
 
@@ -687,7 +723,7 @@ def iter_warc(
     """
     paths = [os.fspath(p) for p in paths]
     agents = list(agents)
-    archive = ArchivedSiteFiles()
+    archive = ArchivedSiteFiles(terms=terms)
     summary = summary if summary is not None else WarcSummary()
     for rp in [os.fspath(p) for p in robots_warcs]:
         for rec in read_warc(rp, max_body=max_body):
@@ -782,6 +818,7 @@ def evaluate_warc(
     batch_size: int = 256,
     scanner_options: Mapping[str, Any] | None = None,
     on_result: Callable[[WarcResult], None] | None = None,
+    terms: bool = False,
 ) -> WarcSummary:
     """Evaluate WARC files; write every decision to ``ledger`` (a directory or Ledger) if given.
 
@@ -789,6 +826,8 @@ def evaluate_warc(
     unless ``include_training_agents=False``. Origins the archive lacks are fetched live
     through a :class:`~tdmscan.scanner.Scanner` (``scanner_options`` are passed to it) unless
     ``fetch_missing=False``. ``on_result`` sees each :class:`WarcResult` as it is produced.
+    ``terms``: also read each origin's terms page, from the archive (its home page's terms
+    link or a well-known path, as captured) or, for origins fetched live, from the site.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -809,6 +848,7 @@ def evaluate_warc(
             "fetch_missing": fetch_missing,
             "include_training_agents": include_training_agents,
             "max_body": max_body,
+            **({"terms": True} if terms else {}),
         },
     )
     error: BaseException | None = None
@@ -819,6 +859,8 @@ def evaluate_warc(
             opts = dict(scanner_options or {})
             opts.setdefault("mode", mode)
             opts.setdefault("purpose", purpose)
+            if terms:
+                opts.setdefault("terms", True)
             runner = ScannerThread(agents=all_agents, include_training_agents=False, **opts)
 
             async def one(scanner: Any, origin: str) -> SiteSignals:
@@ -839,6 +881,7 @@ def evaluate_warc(
             live=live,
             batch_size=batch_size,
             summary=summary,
+            terms=terms,
         ):
             if sink is not None:
                 sink.add(res)

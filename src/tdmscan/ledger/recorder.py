@@ -42,7 +42,7 @@ class SiteRecorder:
             files.fetched_at,
             *(
                 (f.sha256, f.status, f.error) if f is not None else None
-                for f in (files.robots, files.tdmrep, files.ai_txt)
+                for f in (files.robots, files.tdmrep, files.ai_txt, files.terms)
             ),
         )
         if not self._first_time(key):

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .core import Ledger
 
 SOURCE_KINDS: tuple[str, ...] = ("own_crawl", "manifest_audit", "warc", "recheck")
-FETCH_KINDS: tuple[str, ...] = ("robots", "tdmrep", "ai-txt", "page", "rsl")
+FETCH_KINDS: tuple[str, ...] = ("robots", "tdmrep", "ai-txt", "page", "rsl", "terms")
 _WELL_KNOWN = {"robots": "/robots.txt", "tdmrep": "/.well-known/tdmrep.json", "ai-txt": "/ai.txt"}
 _SELECTED_HEADERS = (
     "content-type",
@@ -660,12 +660,18 @@ class LedgerWriter:
     # -- fetches and snapshots -------------------------------------------------------------
 
     def add_site(self, site: SiteFiles, *, archived: bool = False) -> None:
-        """Fetch rows and snapshots for an origin's robots.txt, tdmrep.json and ai.txt.
+        """Fetch rows and snapshots for an origin's robots.txt, tdmrep.json, ai.txt and the
+        terms page when one was fetched.
 
         ``archived``: the files are archived copies (WARC records), each ``fetched_at`` the
         archive's capture time, recorded as ``archived_at`` too.
         """
-        for kind, f in (("robots", site.robots), ("tdmrep", site.tdmrep), ("ai-txt", site.ai_txt)):
+        for kind, f in (
+            ("robots", site.robots),
+            ("tdmrep", site.tdmrep),
+            ("ai-txt", site.ai_txt),
+            ("terms", site.terms),
+        ):
             if f is not None:
                 self.add_fetch(f, kind, site.origin, archived_at=f.fetched_at if archived else None)
 

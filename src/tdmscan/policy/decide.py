@@ -27,6 +27,7 @@ from . import (
     robots_meta,
     rsl,
     tdmrep,
+    tos,
 )
 from ._core import Collector, Context, default_training_tokens
 from .page import PageSignals, parse_page
@@ -47,6 +48,7 @@ RULES: tuple[Callable[[Collector, Context], None], ...] = (
     embedded.apply_iptc,
     embedded.apply_c2pa,
     licences.apply,
+    tos.apply,
     access.apply,
 )
 
@@ -171,6 +173,7 @@ def evaluate(
     training_tokens: Iterable[str] | None = None,
     c2pa_manifest: Mapping | bytes | str | None = None,
     referrer: Fetched | None = None,
+    terms: bytes | Fetched | None = None,
 ) -> Decision:
     """The whole decision from raw inputs, no network (DESIGN.md, public API).
 
@@ -179,7 +182,9 @@ def evaluate(
     licence URLs (from ``License:`` lines or links) to their fetched bodies.
     ``c2pa_manifest`` is a C2PA manifest store (dict or JSON bytes, ``c2patool`` form) for the
     resource; ``referrer`` the HTML page that embedded this media URL (its ``noai`` /
-    ``noimageai`` carry over as inferred reservations, SIGNALS 7.5-1).
+    ``noimageai`` carry over as inferred reservations, SIGNALS 7.5-1). ``terms`` is the
+    site's terms-of-use page: clauses reserving mining or AI training (``tos:tdm-reserved``)
+    or prohibiting scraping (``tos:scraping-prohibited``) are inferred reservations.
     """
     try:
         origin = parse_url(url).origin
@@ -190,6 +195,7 @@ def evaluate(
         robots=as_fetched(robots_txt, origin + "/robots.txt"),
         tdmrep=as_fetched(tdmrep_json, origin + "/.well-known/tdmrep.json"),
         ai_txt=as_fetched(ai_txt, origin + "/ai.txt"),
+        terms=as_fetched(terms),
     )
     docs = {u: as_fetched(v, u) for u, v in (rsl_documents or {}).items()}
     site = parse_site(files, {u: f for u, f in docs.items() if f is not None})

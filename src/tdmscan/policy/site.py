@@ -9,6 +9,7 @@ from ..signals import tdmrep
 from ..signals.aitxt import AiTxt, parse_ai_txt
 from ..signals.matching import product_token
 from ..signals.robots import RobotsTxt, parse_robots
+from ..signals.tos import TermsPage, parse_terms
 from ..types import Fetched, SiteFiles
 
 
@@ -29,6 +30,8 @@ class SiteSignals:
     tdmrep: tdmrep.TdmRepFile | None = None
     ai_txt: AiTxt | None = None
     rsl_documents: Mapping[str, Fetched] = field(default_factory=dict)
+    #: The terms page read for natural-language reservations (None: not looked for / no page).
+    terms: TermsPage | None = None
     _agent_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def crawl_delay(self, agent: str) -> float | None:
@@ -90,4 +93,7 @@ def parse_site(files: SiteFiles, rsl_documents: Mapping[str, Fetched] | None = N
     ai = None
     if files.ai_txt is not None and files.ai_txt.ok:
         ai = parse_ai_txt(files.ai_txt.body)
-    return SiteSignals(files, robots, branch, tdm, ai, dict(rsl_documents or {}))
+    terms = None
+    if files.terms is not None and files.terms.ok:
+        terms = parse_terms(files.terms.body, content_type=files.terms.content_type)
+    return SiteSignals(files, robots, branch, tdm, ai, dict(rsl_documents or {}), terms)
