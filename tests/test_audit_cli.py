@@ -359,3 +359,20 @@ def test_summary_and_ledger_say_when_pages_were_not_read(
         "http://art.test/plain.html": True,
         "http://art.test/private/x": False,
     }
+
+
+def test_non_empty_folder_that_is_not_a_ledger_is_refused(tmp_path: Path, web: Any) -> None:
+    m = tmp_path / "m.txt"
+    m.write_text("http://a.test/ok\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(main, ["audit", str(m), "--ledger", str(home), "-q"])
+    assert r.exit_code == 2
+    assert "not empty and is not a tdmscan ledger" in r.output
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]  # left untouched
+    # An empty folder and an existing ledger are fine.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli("audit", str(m), "--ledger", str(empty), "-q").exit_code == 0
+    assert run_cli("audit", str(m), "--ledger", str(empty), "-q", "--new-run").exit_code == 0

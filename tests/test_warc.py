@@ -24,6 +24,8 @@ from tdmscan.integrations.warc import (
     iter_warc,
     read_warc,
 )
+from tdmscan.ledger import Ledger
+from tdmscan.signals.catalogue import load_catalogue
 from tdmscan.types import Fetched
 
 AGENT = "MyBot"
@@ -520,3 +522,36 @@ def test_archived_tdmrep_json_applies(tmp_path: Path) -> None:
     v = verdicts(iter_warc([main], [AGENT], fetch_missing=False))
     assert {u: x[0] for u, x in v.items()} == expected
     assert expected["http://a.test/news/1"] == "reserved"
+
+
+def test_cli_warc_and_audit_evaluate_the_same_agents_by_default(tmp_path: Path) -> None:
+    """Both batch commands decide for the own token only unless --training-agents is given."""
+    from tdmscan.cli import main as cli
+
+    robots_warc = tmp_path / "robotstxt.warc.gz"
+    write_warc(robots_warc, [robots("http://a.test", "User-agent: *\nDisallow: /private\n")])
+    main = tmp_path / "main.warc.gz"
+    write_warc(main, [rec("http://a.test/ok")])
+    agents = {}
+    for flags in ((), ("--training-agents",)):
+        led = tmp_path / f"led{len(flags)}"
+        r = CliRunner().invoke(
+            cli,
+            [
+                "warc",
+                str(main),
+                "--robots-warc",
+                str(robots_warc),
+                "--no-fetch",
+                "-q",
+                "--ledger",
+                str(led),
+                *flags,
+            ],
+        )
+        assert r.exit_code == 0, r.output
+        con = Ledger(led).connect()
+        agents[flags] = [a for (a,) in con.execute("SELECT agent FROM decisions").fetchall()]
+        con.close()
+    assert agents[()] == ["tdmscan"]
+    assert len(agents[("--training-agents",)]) == 1 + len(load_catalogue().training_tokens())

@@ -35,7 +35,7 @@ _SUMMARIES: dict[str, str] = {
     "demo": "Audit a bundled sample manifest against a bundled fake web on loopback.",
     "diff": "What changed between RUN_A and RUN_B: URLs that became reserved, allowed, or"
     " changed reason.",
-    "ledger": "Verify, compact and export a provenance ledger.",
+    "ledger": "Verify, compact, repair and export a provenance ledger.",
     "licences": "Manage the licence inventory of declared datasets.",
     "report": "Reports for legal teams (HTML, Markdown, JSON, CSV), each query shipped as SQL.",
     "serve": "Serve decisions over HTTP for crawlers in any language, recording each in the"
@@ -95,3 +95,22 @@ class _LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="tdmscan")
 def main() -> None:
     """Decide whether web content is reserved from text and data mining, and keep the evidence."""
+    _show_ledger_warnings()
+
+
+def _show_ledger_warnings() -> None:
+    """A skipped damaged segment is one plain ``warning:`` line on stderr (once per message),
+    not a Python warning with a source location."""
+    from ..ledger import health
+
+    seen: set[str] = set()
+
+    def report(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            click.echo(f"warning: {message}", err=True)
+
+    health.reporter = report
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(lambda: setattr(health, "reporter", None))

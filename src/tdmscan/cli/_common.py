@@ -145,9 +145,17 @@ def quiet_option(f: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="No progress and no summary.")(f)
 
 
-def open_ledger(path: str | os.PathLike[str], *, create: bool = True) -> Any:
-    """The ledger at ``path``, or a usage error naming why it cannot be opened."""
-    from ..ledger import Ledger
+def open_ledger(
+    path: str | os.PathLike[str], *, create: bool = True, allow_damaged: bool = False
+) -> Any:
+    """The ledger at ``path`` to write to, or a usage error naming why it cannot be opened.
+
+    A folder that already holds other files and is not a ledger is refused: turning it into
+    one would mix the ledger with unrelated files (and a typo in --ledger would go unseen).
+    A ledger with damaged segments, or whose last verification failed, is refused unless
+    ``allow_damaged``.
+    """
+    from ..ledger import Ledger, LedgerDamaged
     from ..ledger.storage import LedgerLocationError, is_object_uri
 
     p = os.fspath(path)
@@ -156,7 +164,19 @@ def open_ledger(path: str | os.PathLike[str], *, create: bool = True) -> Any:
     if os.path.exists(p) and not os.path.isdir(p):
         raise fail(f"--ledger {p}: not a directory")
     try:
-        return Ledger(p, create=create)
+        if create and os.path.isdir(p) and os.listdir(p):
+            try:
+                Ledger(p, create=False)
+            except FileNotFoundError:
+                raise fail(
+                    f"--ledger {p}: the folder is not empty and is not a tdmscan ledger; "
+                    "give a new or empty folder, or an existing ledger"
+                ) from None
+        led = Ledger(p, create=create, allow_damaged=allow_damaged)
+        led.check_writable()
+        return led
+    except LedgerDamaged as exc:
+        raise fail(str(exc)) from exc
     except LedgerLocationError as exc:
         raise fail(f"--ledger {exc}") from exc
     except FileNotFoundError as exc:
@@ -186,3 +206,12 @@ def open_object_ledger(uri: str, *, create: bool) -> Any:
     except Exception as exc:  # botocore/aiohttp/google-auth errors have no common base
         msg = " ".join(str(exc).split()) or type(exc).__name__
         raise fail(f"--ledger {uri}: cannot use the object store ({msg})") from None
+
+
+def allow_damaged_option(f: F) -> F:
+    return click.option(
+        "--allow-damaged",
+        is_flag=True,
+        help="Append to the ledger even though a segment is damaged or its last "
+        "`tdmscan ledger verify` failed (see `tdmscan ledger repair`).",
+    )(f)

@@ -14,6 +14,7 @@ import click
 
 from ._common import (
     agent_options,
+    allow_damaged_option,
     fail,
     fetch_options,
     open_ledger,
@@ -271,6 +272,7 @@ def storage_failure(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @quiet_option
+@allow_damaged_option
 def audit(
     manifest: str,
     ledger_dir: str,
@@ -311,6 +313,7 @@ def audit(
     partitions: int | None,
     as_json: bool,
     quiet: bool,
+    allow_damaged: bool,
 ) -> None:
     """Decide every URL of MANIFEST and record each decision in the ledger.
 
@@ -403,7 +406,7 @@ def audit(
         if fetch_process == "on" and deep:
             # --deep fetches every page through the in-process scanner's page cache.
             raise fail("--fetch-process on cannot be combined with --deep")
-        ledger = open_ledger(ledger_dir)
+        ledger = open_ledger(ledger_dir, allow_damaged=allow_damaged)
         config = AuditConfig(
             agents=agents,
             training_agents=training_agents,

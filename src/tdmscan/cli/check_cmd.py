@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from ..types import Decision
-from ._common import agent_options, fetch_options, open_ledger, quiet_option, stdout_console
+from ._common import (
+    agent_options,
+    allow_damaged_option,
+    fetch_options,
+    open_ledger,
+    quiet_option,
+    stdout_console,
+)
 
 
 def evidence_text(d: Decision) -> str:
@@ -152,6 +159,7 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
     help="Also record the decisions in this ledger.",
 )
 @quiet_option
+@allow_damaged_option
 def check(
     urls: tuple[str, ...],
     agents: tuple[str, ...],
@@ -168,6 +176,7 @@ def check(
     fmt: str,
     ledger_dir: str | None,
     quiet: bool,
+    allow_damaged: bool,
 ) -> None:
     """Decide whether each URL may be used, for every configured agent.
 
@@ -193,7 +202,9 @@ def check(
     }
     if ttl is not None:
         scanner_kw["ttl"] = ttl
-    ledger = open_ledger(ledger_dir) if ledger_dir is not None else None
+    ledger = (
+        open_ledger(ledger_dir, allow_damaged=allow_damaged) if ledger_dir is not None else None
+    )
     results, all_agents = asyncio.run(_run(urls, scanner_kw, deep, ledger))
     own = all_agents[0]
     ok = all(ds and ds[0].agent == own and ds[0].verdict == "allowed" for _, ds in results)

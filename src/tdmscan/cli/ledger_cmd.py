@@ -1,4 +1,4 @@
-"""``tdmscan ledger verify|compact|export-warc``: tamper evidence and maintenance."""
+"""``tdmscan ledger verify|compact|repair|export-warc``: tamper evidence and maintenance."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def open_ledger(path: str) -> Ledger:
 
 @click.group()
 def ledger() -> None:
-    """Verify, compact and export a provenance ledger."""
+    """Verify, compact, repair and export a provenance ledger."""
 
 
 @ledger.command()
@@ -124,9 +124,13 @@ def _issue(i: object) -> dict[str, str]:
 )
 def compact(ledger_dir: str, small_rows: int, target_rows: int) -> None:
     """Merge small segments per table partition (the chain records what each replaces)."""
+    from ..ledger import LedgerDamaged
+
     led = open_ledger(ledger_dir)
     try:
         rep = led.compact(small_rows=small_rows, target_rows=target_rows)
+    except LedgerDamaged as exc:
+        raise click.ClickException(f"nothing compacted: {exc}") from None
     except OSError as exc:
         raise click.ClickException(f"compaction failed: {exc}") from None
     click.echo(
@@ -134,6 +138,33 @@ def compact(ledger_dir: str, small_rows: int, target_rows: int) -> None:
         f"removed {rep.removed_tmp} stale temporary files"
     )
     click.echo(f"chain head: {led.head()}")
+
+
+@ledger.command()
+@ledger_option
+def repair(ledger_dir: str) -> None:
+    """Move damaged segments to quarantine/ (the chain records each move), then verify.
+
+    A segment whose bytes no longer match the chain, or that is missing, is taken out of its
+    table: its rows are no longer read, and the chain entry saying so keeps the history whole.
+    Exit 0 when the ledger verifies afterwards, 1 when problems remain that moving files
+    cannot fix (a broken chain).
+    """
+    led = open_ledger(ledger_dir)
+    try:
+        moved = led.repair()
+    except OSError as exc:
+        raise click.ClickException(f"cannot repair the ledger: {exc}") from None
+    for d in moved:
+        click.echo(f"quarantined {d}")
+    if not moved:
+        click.echo("no damaged segment found")
+    rep = led.verify()
+    for issue in rep.issues:
+        click.echo(f"FAIL {issue}")
+    click.echo("OK" if rep.ok else f"{len(rep.issues)} problem(s) remain")
+    click.echo(f"chain head: {rep.head}")
+    raise SystemExit(0 if rep.ok else 1)
 
 
 @ledger.command("export-warc")

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..types import MODES, PURPOSES
+from ._common import allow_damaged_option, open_ledger
 
 _HELP_ROBOTS = (
     "WARC with archived robots.txt (and tdmrep.json, ai.txt) responses, e.g. Common Crawl's "
@@ -50,9 +51,10 @@ _HELP_ROBOTS = (
 )
 @click.option(
     "--training-agents/--no-training-agents",
-    default=True,
+    default=False,
     show_default=True,
-    help="Also decide for the catalogue's AI-training tokens.",
+    help="Also decide for the catalogue's AI-training tokens (one ledger row per record per "
+    "agent). Off by default, as in `audit`: both are batch commands.",
 )
 @click.option(
     "--terms",
@@ -66,6 +68,7 @@ _HELP_ROBOTS = (
 @click.option("--allow-private", is_flag=True, help="Allow live fetches to private addresses.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary, warnings only.")
+@allow_damaged_option
 def warc(
     warcs: tuple[Path, ...],
     ledger: str | None,
@@ -79,6 +82,7 @@ def warc(
     allow_private: bool,
     as_json: bool,
     quiet: bool,
+    allow_damaged: bool,
 ) -> None:
     """Evaluate page-level signals of WARC response records (headers and HTML as archived),
     combined with archived or live origin signals, and write each decision to the ledger.
@@ -92,12 +96,11 @@ def warc(
         logging.basicConfig(
             level=logging.WARNING, stream=sys.stderr, format="tdmscan warc: %(message)s"
         )
-    from ._common import open_ledger
-
+    led = None if ledger is None else open_ledger(ledger, allow_damaged=allow_damaged)
     summary = evaluate_warc(
         list(warcs),
         list(agents) or ["tdmscan"],
-        ledger=open_ledger(ledger) if ledger is not None else None,
+        ledger=led,
         robots_warcs=list(robots_warcs),
         fetch_missing=fetch,
         include_training_agents=training_agents,

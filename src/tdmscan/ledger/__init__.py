@@ -15,6 +15,7 @@ from __future__ import annotations
 from .chain import GENESIS
 from .core import CompactReport, Issue, Ledger, VerifyReport
 from .domains import PSL_VERSION, registrable_domain, shard_of
+from .health import DamagedSegmentWarning, LedgerDamaged
 from .schema import SCHEMA_VERSIONS, SCHEMAS
 from .writer import (
     FETCH_KINDS,
@@ -34,9 +35,11 @@ __all__ = [
     "SCHEMA_VERSIONS",
     "SOURCE_KINDS",
     "CompactReport",
+    "DamagedSegmentWarning",
     "DecisionContext",
     "Issue",
     "Ledger",
+    "LedgerDamaged",
     "LedgerWriter",
     "RunInfo",
     "VerifyReport",

@@ -34,7 +34,9 @@ CHAIN_FILE = "chain.jsonl"
 LOCK_FILE = "chain.lock"
 COMPACT_LOCK_FILE = "compact.lock"
 
-OPS = ("add", "schema", "compact")
+# "quarantine": a damaged segment moved out of the table (its entry ``replaces`` it; the
+# entry's own path, under quarantine/, is not a live segment).
+OPS = ("add", "schema", "compact", "quarantine")
 
 
 def canonical(entry: dict[str, Any]) -> str:
@@ -61,6 +63,8 @@ def build_entry(entry: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
         "replaces": list(entry.get("replaces") or []),
         "prev": prev,
     }
+    if entry.get("note"):
+        full["note"] = str(entry["note"])
     full["entry_hash"] = entry_hash(full)
     return full
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import glob
 import hashlib
 import io
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .._version import __version__
+from . import health
 from . import schema as S
 from .chain import COMPACT_LOCK_FILE, GENESIS, Chain, entry_hash, flocked, fsync_dir, utc_iso
 from .segments import Segment, ensure_dir, file_sha256, segment_name, tmp_name, write_segment
@@ -86,7 +89,10 @@ class CompactReport:
 class Ledger:
     """A ledger directory. Creates the layout (tables, schema anchors, chain) when missing."""
 
-    def __new__(cls, root: str | os.PathLike[str], *, create: bool = True) -> Ledger:
+    #: Let writers append although a segment is damaged or the last verify failed.
+    allow_damaged: bool = False
+
+    def __new__(cls, root: str | os.PathLike[str], **_: Any) -> Ledger:
         # s3://, gs://, az:// name an object-store ledger: same layout and chain format, a
         # commit protocol without rename or lock (objectstore.py). Deciding here means every
         # caller that accepts a ledger path accepts a URI too.
@@ -96,12 +102,20 @@ class Ledger:
             return super().__new__(ObjectLedger)
         return super().__new__(cls)
 
-    def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        allow_damaged: bool = False,
+    ) -> None:
         loc = parse_location(root)
         if not loc.is_local:
             raise LedgerLocationError(f"{os.fspath(root)}: not a local directory")
         self.root = loc.root
         self.chain = Chain(self.root)
+        #: Let writers append although a segment is damaged or the last verify failed.
+        self.allow_damaged = allow_damaged
         if not create and not self._looks_like_ledger():
             raise FileNotFoundError(f"not a tdmscan ledger: {self.root}")
         if create:
@@ -207,8 +221,9 @@ class Ledger:
         live: dict[str, dict[str, Any]] = {}
         replaced: set[str] = set()
         for e in entries:
-            live[e["path"]] = e
-            replaced.discard(e["path"])
+            if e.get("op") != "quarantine":  # a quarantine entry only removes what it replaces
+                live[e["path"]] = e
+                replaced.discard(e["path"])
             for r in e.get("replaces") or ():
                 live.pop(r, None)
                 replaced.add(r)
@@ -270,12 +285,84 @@ class Ledger:
 
     # -- reading helpers -------------------------------------------------------------------
 
+    # -- damage ----------------------------------------------------------------------------
+
+    def damaged_segments(self) -> list[health.Damaged]:
+        """Live segments that fail the cheap structural check or the last ``verify``.
+
+        Local ledgers only: an object store's write-once objects cannot be torn in place.
+        """
+        if not self._is_local():
+            return []
+        return health.find_damaged(self.root, self.live_segments())
+
+    def check_writable(self) -> None:
+        """Raise :class:`LedgerDamaged` when appending must wait for a repair."""
+        if self.allow_damaged:
+            return
+        why = health.refusal(self.root, self.damaged_segments())
+        if why is not None:
+            raise health.LedgerDamaged(why)
+
+    def repair(self) -> list[health.Damaged]:
+        """Move every damaged segment to ``quarantine/`` with a chain entry saying so.
+
+        Runs a full :meth:`verify` first; a segment whose bytes differ from the chain, or that
+        is missing, gets a ``quarantine`` entry that ``replaces`` it, so the chain stays whole
+        and readers and writers stop tripping on it. Returns what was quarantined.
+        """
+        if not self._is_local():
+            raise LedgerLocationError(f"{self.root}: repair works on local ledgers only")
+        rep = self.verify()
+        done: list[health.Damaged] = []
+        with flocked(os.path.join(self.root, COMPACT_LOCK_FILE)):
+            live, _ = self._live(self.chain.read()[0])
+            for issue in rep.issues:
+                if issue.kind not in health.DAMAGE_KINDS or issue.path not in live:
+                    continue
+                e = live[issue.path]
+                src = self._abs(issue.path)
+                rel_q = f"{health.QUARANTINE_DIR}/{issue.path}"
+                dst = self._abs(rel_q)
+                present = os.path.exists(src)
+                digest, size = (file_sha256(src), os.path.getsize(src)) if present else ("", 0)
+                with self.chain.locked():
+                    self.chain.append_locked(
+                        {
+                            "op": "quarantine",
+                            "table": e.get("table"),
+                            "path": rel_q,
+                            "sha256": digest,
+                            "rows": 0,
+                            "bytes": size,
+                            "run_id": e.get("run_id"),
+                            "replaces": [issue.path],
+                            "note": f"{issue.kind}: {issue.detail}"
+                            + ("" if present else " (file lost; nothing to move)"),
+                        }
+                    )
+                    if present:
+                        ensure_dir(os.path.dirname(dst))
+                        os.replace(src, dst)
+                        fsync_dir(os.path.dirname(src))
+                done.append(health.Damaged(issue.path, str(e.get("table")), issue.kind))
+                live.pop(issue.path, None)
+        self.verify()  # records the state after the repair
+        return done
+
+    # -- reading helpers -------------------------------------------------------------------
+
     def _read_columns(self, paths: list[str], columns: list[str]) -> pa.Table | None:
         tables = []
         for p in paths:
             try:
                 pf = self._parquet(p)
             except FileNotFoundError:  # compacted away under us; the merged copy is listed too
+                continue
+            except (pa.ArrowException, OSError) as exc:
+                # A damaged segment: leave its rows out (a resumed run redoes them) and say so.
+                rel = os.path.relpath(p, self.root).replace(os.sep, "/")
+                health.warn_skipped(self.root, [health.Damaged(rel, "", f"unreadable: {exc}")])
                 continue
             names = set(pf.schema_arrow.names)
             t = pf.read(columns=[c for c in columns if c in names])
@@ -290,7 +377,8 @@ class Ledger:
         paths = [self._abs(e["path"]) for e in self.live_segments("snapshots") if e["rows"]]
         keys: set[str] = set()
         for p in paths:
-            with contextlib.suppress(FileNotFoundError):
+            # A damaged snapshot segment only means a body may be stored twice.
+            with contextlib.suppress(FileNotFoundError, pa.ArrowException, OSError):
                 keys.update(self._parquet(p).read(columns=["sha256"]).column(0).to_pylist())
         return keys
 
@@ -353,8 +441,14 @@ class Ledger:
         con = duckdb.connect(database, config={"autoinstall_known_extensions": False})
         con.execute("SET TimeZone = 'UTC'")
         path = _sql_string(self.root)
+        damaged = self.damaged_segments()
+        health.warn_skipped(self.root, damaged)
+        skip = {self._abs(d.path) for d in damaged}
         for _, text in _view_files():
-            con.execute(text.replace("{ledger}", path))
+            sql = text.replace("{ledger}", path)
+            if skip:
+                sql = _without_files(sql, skip)
+            con.execute(sql)
             _add_missing_columns(con)
         return con
 
@@ -376,7 +470,9 @@ class Ledger:
             with self.chain.locked():
                 entries, problems = self.chain.read()
                 files = self._list_files()
-            return self._verify(entries, problems, files, expected_head)
+            rep = self._verify(entries, problems, files, expected_head)
+        health.write_state(self.root, rep.ok, rep.head, rep.issues)
+        return rep
 
     def _verify(
         self,
@@ -477,6 +573,11 @@ class Ledger:
         written) or both (finished by :meth:`recover`), never neither.
         """
         rep = CompactReport()
+        # Merging would read the damaged bytes into a new segment (or die half-way): repair
+        # first, whatever allow_damaged says.
+        why = health.refusal(self.root, self.damaged_segments())
+        if why is not None:
+            raise health.LedgerDamaged(why.split(" (or pass")[0])
         with flocked(os.path.join(self.root, COMPACT_LOCK_FILE)):
             self.recover()
             groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -559,8 +660,11 @@ class Ledger:
     def iter_snapshots(self) -> Iterator[dict[str, Any]]:
         """Each stored body once (earliest copy first by chain order), as a dict per row."""
         seen: set[str] = set()
+        damaged = [d for d in self.damaged_segments() if d.table == "snapshots"]
+        health.warn_skipped(self.root, damaged)
+        skip = {d.path for d in damaged}
         for e in self.live_segments("snapshots"):
-            if not e["rows"]:
+            if not e["rows"] or e["path"] in skip:
                 continue
             pf = self._parquet(self._abs(e["path"]))
             for batch in pf.iter_batches(batch_size=256):
@@ -619,6 +723,23 @@ class Ledger:
             fh.flush()
             os.fsync(fh.fileno())
         return n
+
+
+_READ_PARQUET = re.compile(r"read_parquet\('((?:[^']|'')+)'")
+
+
+def _without_files(sql: str, skip: set[str]) -> str:
+    """The view SQL with each ``read_parquet`` glob replaced by the matching files minus
+    ``skip``: DuckDB cannot leave one file out of a glob."""
+
+    def sub(m: re.Match[str]) -> str:
+        pattern = m.group(1).replace("''", "'")
+        files = sorted(f for f in glob.glob(pattern) if f not in skip)
+        if len(files) == len(glob.glob(pattern)):
+            return m.group(0)
+        return "read_parquet([" + ", ".join("'" + _sql_string(f) + "'" for f in files) + "]"
+
+    return _READ_PARQUET.sub(sub, sql)
 
 
 _DUCKDB_TYPES: dict[pa.DataType, str] = {

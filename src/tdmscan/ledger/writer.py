@@ -252,7 +252,8 @@ class LedgerWriter:
     # -- lifecycle -------------------------------------------------------------------------
 
     def open(self) -> LedgerWriter:
-        self.ledger.recover()
+        self.ledger.recover()  # finishing interrupted commits first: they are not damage
+        self.ledger.check_writable()
         self._write_run_row("running")
         if self.flush_seconds:
             self._thread = threading.Thread(
