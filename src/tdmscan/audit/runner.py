@@ -83,6 +83,10 @@ class AuditConfig:
     window_after: float = 86_400.0
     #: Also find and read each origin's terms-of-use page (``tos:*`` reasons).
     terms: bool = False
+    #: A shard audit without a run id joins the run derived from the manifest and these
+    #: settings (``derived_run_id``); a finished shard of it is refused unless ``rerun``
+    #: names a deliberate second audit (every job of the array passes the same label).
+    rerun: str | None = None
 
     def as_of_time(self) -> datetime | None:
         """The single as-of time, or None for per-row capture times (``as_of="archive"``)."""
@@ -266,6 +270,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class RunFinished(ValueError):
+    """The run (or this shard of it) is already finished; rerunning it must be asked for."""
+
+
+def shard_finished(ledger: Any, run_id: str, shard: tuple[int, int]) -> bool:
+    """Whether shard ``(k, n)`` of ``run_id`` has a latest state row ``finished``."""
+    con = ledger.connect()
+    try:
+        row = con.execute(
+            "SELECT count(*) FROM run_shards WHERE run_id = ? AND shard_k = ? AND shard_n = ?"
+            " AND status = 'finished'",
+            [run_id, int(shard[0]), int(shard[1])],
+        ).fetchone()
+    finally:
+        con.close()
+    return bool(row and row[0])
+
+
 def run_exists(ledger: Any, run_id: str) -> bool:
     con = ledger.connect()
     try:
@@ -409,7 +431,7 @@ class AuditRunner:
         """Plan, decide every row, write the ledger. Ctrl-C: flush, mark interrupted, re-raise."""
         from .._gc import bulk_gc
         from ..fetch.limits import DEFAULT_USER_AGENT
-        from ..ledger import RunInfo
+        from ..ledger import RunInfo, derived_run_id
 
         c = self.config
         manifest = self.manifest
@@ -429,6 +451,16 @@ class AuditRunner:
         probe = RunInfo(kind="audit", config=decision_cfg)
         resumed = False
         run_id = self.run_id
+        if run_id is None and c.shard is not None and self.resume is not False:
+            # Job arrays: every shard job derives the same id, no coordinator needed.
+            shared_cfg = {**decision_cfg, "shard": None, "shards": c.shard[1]}
+            run_id = derived_run_id(input_sha, shared_cfg, c.rerun)
+            if shard_finished(self.ledger, run_id, c.shard):
+                raise RunFinished(
+                    f"shard {c.shard[0]}/{c.shard[1]} of run {run_id} (this manifest with "
+                    "these settings) already finished; to audit it again pass the same "
+                    "--rerun LABEL to every shard job (a new run), or --run-id ID"
+                )
         if run_id is not None:
             resumed = run_exists(self.ledger, run_id)
         elif self.resume is not False:

@@ -216,7 +216,15 @@ def storage_failure(
     "--run-id",
     metavar="ID",
     default=None,
-    help="Run id to use (shared by the shards of one job array); continued if it exists.",
+    help="Run id to use; continued if it exists. Shard jobs without it share the run id "
+    "derived from the manifest and the decision settings.",
+)
+@click.option(
+    "--rerun",
+    metavar="LABEL",
+    default=None,
+    help="With --shard: audit a manifest again although its derived run finished; every job "
+    "of the array passes the same LABEL and they share a new run.",
 )
 @click.option(
     "--memory-limit",
@@ -302,6 +310,7 @@ def audit(
     resume: str | None,
     new_run: bool,
     run_id: str | None,
+    rerun: str | None,
     memory_limit: str,
     tmp_dir: Path | None,
     fetcher: str,
@@ -328,6 +337,7 @@ def audit(
     from ..audit.runner import (
         AuditConfig,
         AuditRunner,
+        RunFinished,
         check_same_input,
         find_resumable_run,
         install_sigterm_as_interrupt,
@@ -366,6 +376,10 @@ def audit(
         for a in archive:
             if not a.exists():
                 raise fail(f"--archive {a}: no such file or directory")
+    if rerun is not None and shard_kv is None:
+        raise fail("--rerun goes with --shard (an unsharded audit starts a new run by itself)")
+    if rerun is not None and (new_run or run_id):
+        raise fail("--rerun cannot be combined with --new-run or --run-id")
     if new_run and (resume or run_id):
         raise fail("--new-run cannot be combined with --resume or --run-id")
     if resume and resume != "auto" and run_id and resume != run_id:
@@ -429,6 +443,7 @@ def audit(
             archive=tuple(str(a) for a in archive),
             window_before=wb,
             window_after=wa,
+            rerun=rerun,
         )
         try:
             input_sha = m.content_hash()
@@ -521,6 +536,8 @@ def audit(
             )
             sys.exit(130)
         except ManifestError as exc:
+            raise fail(str(exc)) from exc
+        except RunFinished as exc:
             raise fail(str(exc)) from exc
         except ArchiveError as exc:
             raise fail(str(exc)) from exc

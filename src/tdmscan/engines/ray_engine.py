@@ -42,6 +42,7 @@ from ..audit.runner import (
     run_exists,
 )
 from ..ledger import Ledger, RunInfo
+from ..ledger.storage import normalise
 from .sharding import LedgerFactory, run_shard
 
 __all__ = [
@@ -345,7 +346,7 @@ def run_audit_ray(
         raise ValueError("workers must be at least 1")
     reporter = reporter or NullProgress()
     manifest_path = os.path.abspath(os.fspath(manifest))
-    ledger_path = os.path.abspath(os.fspath(ledger))
+    ledger_path = normalise(ledger)
 
     # Fail on an unreadable manifest here, once, not in every actor.
     m: Manifest = open_manifest(Path(manifest_path), options)

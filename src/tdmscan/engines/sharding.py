@@ -23,6 +23,7 @@ from ..audit.plan import PlanStats
 from ..audit.progress import Reporter
 from ..audit.runner import AuditConfig, AuditResult, AuditRunner
 from ..ledger import Ledger, registrable_domain, shard_of
+from ..ledger.storage import normalise
 from ..urls import InvalidURL, parse_url
 
 __all__ = ["LedgerFactory", "run_shard", "shard_of_url", "shard_status"]
@@ -67,10 +68,7 @@ def run_shard(
         if n < 1 or not 0 <= k < n:
             raise ValueError(f"shard {k}/{n} out of range")
     m = manifest if isinstance(manifest, Manifest) else open_manifest(Path(manifest), options)
-    if isinstance(ledger, Ledger):
-        led = ledger
-    else:
-        led = (ledger_factory or Ledger)(os.path.abspath(os.fspath(ledger)))
+    led = ledger if isinstance(ledger, Ledger) else (ledger_factory or Ledger)(normalise(ledger))
     # A worker killed between appending a chain entry and renaming its segment leaves the
     # rows in a temporary file. Finishing that commit now, before the runner lists what is
     # already decided, keeps those rows from being decided a second time.

@@ -24,6 +24,7 @@ from .writer import (
     LedgerWriter,
     RunInfo,
     config_hash,
+    derived_run_id,
     new_run_id,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "RunInfo",
     "VerifyReport",
     "config_hash",
+    "derived_run_id",
     "new_run_id",
     "registrable_domain",
     "shard_of",

@@ -93,6 +93,11 @@ def parse_location(location: str | os.PathLike[str]) -> Location:
     return Location(scheme, path)
 
 
+def normalise(location: str | os.PathLike[str]) -> str:
+    """``location`` as a string every process can reopen: absolute path or canonical URI."""
+    return parse_location(location).uri
+
+
 def is_object_uri(location: str | os.PathLike[str]) -> bool:
     """True when ``location`` names an object store (it may still be invalid)."""
     m = _SCHEME.match(os.fspath(location))

@@ -59,6 +59,18 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
 
 
+def derived_run_id(input_sha256: str, config: Mapping[str, Any], salt: str | None = None) -> str:
+    """A run id every job of a job array computes alike, with no coordination.
+
+    Derived from the input's identity (the manifest's sha256) and the settings that change
+    decisions (``config``, without the shard index): N independent shard jobs given the same
+    manifest and flags name the same run. ``salt`` (``--rerun LABEL``) derives a fresh id for
+    a deliberate second audit of the same input.
+    """
+    ident = {"input_sha256": input_sha256, "config": config, "salt": salt}
+    return "d-" + config_hash(ident)[:24]
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """sha256 of the configuration as canonical JSON (sorted keys, no whitespace)."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
