@@ -170,12 +170,15 @@ def parse_url(url: str) -> ParsedURL:
         raise InvalidURL("control-characters")
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError as exc:
         raise InvalidURL("unparsable", str(exc)) from exc
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidURL("not-http", scheme or "no scheme")
+    try:
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", "could not be cast to integer"
+        raise InvalidURL("bad-port", str(exc)) from exc
     if parts.hostname is None:
         raise InvalidURL("no-host")
     raw_host = parts.hostname
