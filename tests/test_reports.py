@@ -978,4 +978,5 @@ def test_evidence_lawful_access_section(tmp_path: Path) -> None:
         r["barrier"]: (r["pages"], r["urls_allowed"], r["urls_not_allowed"])
         for r in table(rep, "evidence_access_barriers")
     }
-    assert rows == {"http-403": (2, 1, 1), "http-402": (1, 1, 0), "login-redirect": (1, 1, 0)}
+    # A barrier is itself evidence (access:* reasons): none of these URLs is allowed.
+    assert rows == {"http-403": (2, 0, 2), "http-402": (1, 0, 1), "login-redirect": (1, 0, 1)}

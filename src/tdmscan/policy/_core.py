@@ -31,6 +31,7 @@ SPEC = {
     "iptc": "IPTC Photo Metadata 2023.1 / Video Metadata Hub 1.5 (plus:DataMining)",
     "c2pa": "CAWG training-and-data-mining 1.1 / C2PA 1.x",
     "tos": "DSM Directive (EU) 2019/790 Art. 4(3) (natural language; detector tos-cues/1)",
+    "access": "RFC 9110 / RFC 7725 status codes; schema.org isAccessibleForFree",
 }
 
 #: Protocols that speak of AI training / mining at large, not of search indexing.
