@@ -89,6 +89,13 @@ def _is_loopback(host: str) -> bool:
     help="Checks in flight per POST /v1/check.",
 )
 @click.option(
+    "--fetch-concurrency",
+    type=click.IntRange(2),
+    default=512,
+    show_default=True,
+    help="Fetches in flight at once; a dead origin holds one until --timeout.",
+)
+@click.option(
     "--flush-seconds",
     type=click.FloatRange(min=0.05),
     default=2.0,
@@ -112,6 +119,7 @@ def serve(
     max_urls: int,
     max_body_bytes: int,
     batch_concurrency: int,
+    fetch_concurrency: int,
     flush_seconds: float,
     quiet: bool,
 ) -> None:
@@ -142,6 +150,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_urls=max_urls,
         batch_concurrency=batch_concurrency,
+        fetch_concurrency=fetch_concurrency,
         flush_seconds=flush_seconds,
     )
     if not _is_loopback(host) and token is None:

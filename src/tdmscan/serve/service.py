@@ -50,6 +50,10 @@ class ServeConfig:
     max_body_bytes: int = 4 * MiB
     max_urls: int = 10_000  # per POST /v1/check
     batch_concurrency: int = 64  # checks in flight per POST /v1/check
+    #: Fetches in flight at once, all origins together. Higher than a bulk scan's 100: a slow
+    #: or dead origin holds its slot until the deadline, and a shared service must keep
+    #: slots free for other crawlers' cold origins (benchmarks/bench_serve.py measures it).
+    fetch_concurrency: int = 512
     flush_seconds: float = 2.0
     fetcher: str = "aiohttp"
     extra: dict[str, Any] = field(default_factory=dict)  # more Scanner keyword arguments
@@ -59,8 +63,10 @@ class ServeConfig:
             raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        if self.max_urls < 1 or self.max_body_bytes < 1 or self.batch_concurrency < 1:
+        if min(self.max_urls, self.max_body_bytes, self.batch_concurrency) < 1:
             raise ValueError("max_urls, max_body_bytes and batch_concurrency must be positive")
+        if self.fetch_concurrency < 2:
+            raise ValueError("fetch_concurrency must be at least 2")
         if not self.flush_seconds > 0:
             raise ValueError("flush_seconds must be positive")
 
@@ -159,6 +165,7 @@ class Gate:
         limit_kw: dict[str, Any] = {
             "total_timeout": c.timeout,
             "connect_timeout": min(5.0, c.timeout),
+            "global_concurrency": c.fetch_concurrency,
         }
         if c.user_agent:
             limit_kw["user_agent"] = c.user_agent
@@ -196,6 +203,7 @@ class Gate:
                 "agents": list(scanner.agents),
                 "allow_private": c.allow_private,
                 "timeout": c.timeout,
+                "fetch_concurrency": c.fetch_concurrency,
                 "ttl": c.ttl,
                 "flush_seconds": c.flush_seconds,
                 "auth": c.token is not None,
