@@ -40,6 +40,12 @@ def _aipref(
             statements.append(
                 (_usage(rec.value), loc, f.url if f else None, f.sha256 if f else None)
             )
+        if site.robots.has_global_usage:
+            for rec in site.robots.global_content_usage(path):
+                loc = f"robots.txt line {rec.line} (outside any group)"
+                statements.append(
+                    (_usage(rec.value), loc, f.url if f else None, f.sha256 if f else None)
+                )
     if page is not None:
         if page.usage_header is not None:
             statements.append((page.usage_header, "header Content-Usage", page.fetched.url, None))
@@ -60,7 +66,9 @@ def _aipref(
             )
             continue
         value = prefs.get(label) if label else None
-        non_standard = loc.startswith("meta")
+        # The meta element is no aipref attachment, and lines outside any robots.txt group
+        # belong to no agent under RFC 9309: both are read as inferred statements.
+        non_standard = loc.startswith("meta") or loc.endswith("(outside any group)")
         if value == "n":
             c.reserve(
                 f"aipref:{label}=n",

@@ -43,6 +43,19 @@ def _content_signal(
                     f.sha256 if f else None,
                 )
             )
+        # Lines before the first User-agent (common in the wild) belong to no group under
+        # RFC 9309, but their author plainly meant the whole origin: evidence in strict mode,
+        # a reservation in conservative mode.
+        for rec in view.global_signals:
+            items.append(
+                (
+                    rec.value,
+                    f"robots.txt line {rec.line} (outside any group)",
+                    "inferred",
+                    f.url if f else None,
+                    f.sha256 if f else None,
+                )
+            )
     if page is not None:
         # Not part of the published policy (SIGNALS 4.2): evidence, decisive only when
         # conservative.

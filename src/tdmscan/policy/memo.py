@@ -106,7 +106,8 @@ class SiteDecider:
         ]
         # Content-Usage lookups re-run the robots match: only for groups that have any.
         self._cu = [
-            robots is not None and bool(robots.group_records(a, "content-usage"))
+            robots is not None
+            and (bool(robots.group_records(a, "content-usage")) or robots.has_global_usage)
             for a in self.agents
         ]
         # RSL documents the agents' robots.txt groups point to, parsed once (decide() parses
@@ -159,6 +160,8 @@ class SiteDecider:
                         break
                 if self._cu[k] and (m.allowed or m.rule is None):
                     cu = site.robots.content_usage(agent, path)  # type: ignore[union-attr]
+                    if site.robots.has_global_usage:  # type: ignore[union-attr]
+                        cu += site.robots.global_content_usage(path)  # type: ignore[union-attr]
         tdm: Any = 0
         tfile = site.tdmrep
         if tfile is not None and tfile.ok:

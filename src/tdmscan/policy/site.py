@@ -18,6 +18,8 @@ class AgentView:
     proxy_tokens: tuple[str, ...]  # catalogued training agents with a group of their own
     content_signals: tuple  # Content-Signal records of the agent's group
     rsl_urls: tuple[str, ...]
+    #: Content-Signal records written before the first User-agent line (no group).
+    global_signals: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class SiteSignals:
                     ),
                     content_signals=robots.group_records(agent, "content-signal"),
                     rsl_urls=self.rsl_urls(agent),
+                    global_signals=robots.global_records("content-signal"),
                 )
             if len(self._agent_memo) >= 1024:  # agents are few; junk agent strings are not
                 self._agent_memo.clear()

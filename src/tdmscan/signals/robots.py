@@ -316,6 +316,7 @@ class RobotsTxt:
         "_groups",
         "_lenient_slash",
         "_shared",
+        "has_global_usage",
         "named_agents",
         "problems",
         "recognised",
@@ -490,6 +491,7 @@ class RobotsTxt:
                 by_token.setdefault(a, []).append(g)
         self._by_token = by_token
         self._global = tuple(global_records)
+        self.has_global_usage = any(r.key == "content-usage" for r in global_records)
         self.sitemaps = tuple(sitemaps)
         self.named_agents = frozenset(a for g in groups for a in g.agents if a != "*")
         self.recognised = recognised
@@ -608,6 +610,30 @@ class RobotsTxt:
             if length > best:
                 best, out = length, [rec]
             else:
+                out.append(rec)
+        return tuple(out)
+
+    def global_content_usage(self, path_query: str) -> tuple[ExtensionRecord, ...]:
+        """Content-Usage lines written before the first User-agent (outside any group) that
+        apply to this path: the longest matching path wins, as inside a group. RFC 9309 puts
+        them in no group; callers treat them as inferred, origin-wide statements."""
+        recs = [r for r in self._global if r.key == "content-usage"]
+        if not recs:
+            return ()
+        path = canon(path_query) if isinstance(path_query, str) and path_query else "/"
+        best = -1
+        out: list[ExtensionRecord] = []
+        for rec in recs:
+            if rec.path is None:
+                length = 0
+            else:
+                pat = path_pattern(rec.path, root_relative=False)
+                if not pat.matches(path):
+                    continue
+                length = pat.length
+            if length > best:
+                best, out = length, [rec]
+            elif length == best:
                 out.append(rec)
         return tuple(out)
 
