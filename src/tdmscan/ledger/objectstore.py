@@ -35,7 +35,15 @@ import pyarrow.parquet as pq
 from .._version import __version__
 from . import schema as S
 from .chain import GENESIS, build_entry, entry_line
-from .core import _ANCHOR_DIRS, CompactReport, Issue, Ledger, VerifyReport, _view_files
+from .core import (
+    _ANCHOR_DIRS,
+    CompactReport,
+    Issue,
+    Ledger,
+    VerifyReport,
+    _add_missing_columns,
+    _view_files,
+)
 from .segments import Segment, serialise
 from .storage import LedgerLocationError, filesystem, parse_location
 
@@ -148,7 +156,9 @@ class ObjectChain:
 class ObjectLedger(Ledger):
     """A :class:`Ledger` whose root is an object-store URI; same tables, views and chain format."""
 
-    def __init__(self, root: Any, *, create: bool = True) -> None:
+    def __init__(self, root: Any, *, create: bool = True, allow_damaged: bool = False) -> None:
+        # Write-once objects cannot be torn in place; the flag is kept for the same signature.
+        self.allow_damaged = allow_damaged
         loc = parse_location(root)
         if loc.is_local:  # constructed directly with a local path
             raise LedgerLocationError(f"{loc.root}: not an object-store URI")
@@ -252,6 +262,9 @@ class ObjectLedger(Ledger):
     def segment_url(self, rel: str) -> str:
         return self._url(rel)
 
+    def segment_url_abs(self, path: str) -> str:
+        return f"{self.location.scheme}://{path}"
+
     def segment_exists(self, url: str) -> bool:
         return bool(self.fs.exists(url.split("://", 1)[1]))
 
@@ -341,6 +354,7 @@ class ObjectLedger(Ledger):
         root = self.root.replace("'", "''")
         for _, text in self._views():
             con.execute(text.replace("{ledger}", root))
+            _add_missing_columns(con)
         return con
 
     # -- verification and compaction -------------------------------------------------------

@@ -18,6 +18,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,38 @@ _SELECTED_HEADERS = (
 
 #: Snapshot bodies are flushed once this many bytes are pending (bodies are up to 500 KiB).
 SNAPSHOT_FLUSH_BYTES = 32 << 20
+
+#: sha256 keys a writer remembers to store each body once (about 20 MB): an LRU, warmed with
+#: the ledger's newest keys. A body seen longer ago than that may be stored again; the
+#: ``snapshots`` view keeps one row per sha256, so readers never see the difference.
+SNAPSHOT_CACHE_KEYS = 131_072
+
+
+class LRUKeys:
+    """A set of at most ``capacity`` keys that forgets the least recently used one."""
+
+    __slots__ = ("_d", "capacity")
+
+    def __init__(self, capacity: int, keys: Iterable[str] = ()) -> None:
+        self.capacity = max(1, capacity)
+        self._d: OrderedDict[str, None] = OrderedDict()
+        for k in keys:
+            self.add(k)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._d:
+            self._d.move_to_end(key)  # type: ignore[arg-type]
+            return True
+        return False
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def add(self, key: str) -> None:
+        self._d[key] = None
+        self._d.move_to_end(key)
+        if len(self._d) > self.capacity:
+            self._d.popitem(last=False)
 
 
 def new_run_id() -> str:
@@ -241,7 +274,7 @@ class LedgerWriter:
         self._fetch_rows: list[dict[str, Any]] = []
         self._snap_rows: list[dict[str, Any]] = []
         self._snap_bytes = 0
-        self._known_snapshots: set[str] | None = None
+        self._known_snapshots: LRUKeys | None = None
         r = secrets.token_hex(10)
         # UUID version 8 (RFC 9562 custom): 74 random bits per writer + a 48-bit counter, so
         # ids are unique without a per-row uuid4() call.
@@ -765,9 +798,10 @@ class LedgerWriter:
         self._fetch_counter += 1
         return self._fetch_counter
 
-    def _snapshot_keys(self) -> set[str]:
+    def _snapshot_keys(self) -> LRUKeys:
         if self._known_snapshots is None:
-            self._known_snapshots = self.ledger.snapshot_keys()
+            newest = self.ledger.snapshot_keys(limit=SNAPSHOT_CACHE_KEYS)
+            self._known_snapshots = LRUKeys(SNAPSHOT_CACHE_KEYS, reversed(newest))
         return self._known_snapshots
 
     def _flush_snapshots_and_fetches(self) -> None:
