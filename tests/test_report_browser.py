@@ -89,7 +89,7 @@ async def _load(url: str, png: Path, width: int, max_height: int | None) -> tupl
     import aiohttp
 
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [
                 CHROMIUM,
@@ -177,13 +177,140 @@ async def _load(url: str, png: Path, width: int, max_height: int | None) -> tupl
     return problems, dom
 
 
+#: Every element that may not be wider than the page, and every run id that may not wrap.
+_MEASURE_JS = r"""
+(() => {
+  const W = document.documentElement.clientWidth;
+  const out = {width: W, overflow: [], runIds: [], summaryBottom: null, pageWidth: W};
+  const name = (e) => {
+    const f = e.closest('figure');
+    return (f ? f.id + ' ' : '') + e.tagName.toLowerCase() + '.' + e.className;
+  };
+  for (const e of document.querySelectorAll('table, .scroll, pre, svg, figure, p, dl')) {
+    const r = e.getBoundingClientRect();
+    if (r.right > W + 1 || e.scrollWidth > e.clientWidth + 1)
+      out.overflow.push([name(e), Math.round(r.right), e.scrollWidth, e.clientWidth]);
+  }
+  for (const td of document.querySelectorAll('td.id')) {
+    const cs = getComputedStyle(td);
+    const lh = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.5;
+    const pad = parseFloat(cs.paddingTop) + parseFloat(cs.paddingBottom);
+    const inner = td.getBoundingClientRect().height - pad;
+    out.runIds.push([td.textContent, Math.round(inner / lh)]);
+  }
+  const s = document.getElementById('s-summary');
+  if (s) out.summaryBottom = s.getBoundingClientRect().bottom + window.scrollY;
+  return JSON.stringify(out);
+})()
+"""
+
+#: A4 at 96 px/inch, less the report's @page margins (12 mm left/right, 14 mm top/bottom).
+A4_CONTENT_PX = (round((210 - 24) / 25.4 * 96), round((297 - 28) / 25.4 * 96))
+
+
+async def _print(url: str, pdf: Path, width: int, media: str) -> dict[str, Any]:
+    """Lay ``url`` out for ``media`` at ``width`` CSS px, measure it, and print it to ``pdf``."""
+    import aiohttp
+
+    assert CHROMIUM is not None
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
+        proc = subprocess.Popen(
+            [
+                CHROMIUM,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"
+            deadline = time.monotonic() + 60
+            while True:
+                parts = port_file.read_text().split() if port_file.exists() else []
+                if len(parts) >= 2:
+                    break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("chromium did not start its DevTools endpoint")
+                await asyncio.sleep(0.05)
+            port, path = parts[:2]
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(f"ws://127.0.0.1:{port}{path}", max_msg_size=0) as ws,
+            ):
+                cdp = _Cdp(ws)
+                reader = asyncio.create_task(cdp.read())
+                target = (await cdp.send("Target.createTarget", {"url": "about:blank"}))["targetId"]
+                sid = (
+                    await cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})
+                )["sessionId"]
+                await cdp.send("Page.enable", session=sid)
+                await cdp.send(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+                    session=sid,
+                )
+                await cdp.send("Emulation.setEmulatedMedia", {"media": media}, session=sid)
+                await cdp.send("Page.navigate", {"url": url}, session=sid)
+                deadline = time.monotonic() + 60
+                while not any(e.get("method") == "Page.loadEventFired" for e in cdp.events):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the page did not finish loading")
+                    await asyncio.sleep(0.05)
+                res = await cdp.send(
+                    "Runtime.evaluate",
+                    {"expression": _MEASURE_JS, "returnByValue": True},
+                    session=sid,
+                )
+                measured = json.loads(res["result"]["value"])
+                out = await cdp.send(
+                    "Page.printToPDF",
+                    {"printBackground": True, "preferCSSPageSize": True},
+                    session=sid,
+                )
+                pdf.write_bytes(base64.b64decode(out["data"]))
+                await cdp.send("Browser.close")
+                reader.cancel()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return measured
+
+
+def print_pdf(url: str, pdf: Path, width: int = A4_CONTENT_PX[0], media: str = "print") -> Any:
+    return asyncio.run(_print(url, pdf, width, media))
+
+
+def pdf_pages(pdf: Path) -> list[tuple[float, float]]:
+    """(width, height) in points of every page of a PDF Chromium wrote (uncompressed page
+    dictionaries, one /MediaBox each)."""
+    import re
+
+    data = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page\b(?!s)", data)
+    boxes = [
+        (float(m[2]) - float(m[0]), float(m[3]) - float(m[1]))
+        for m in re.findall(
+            rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", data
+        )
+    ]
+    assert len(boxes) >= len(pages) > 0, (len(boxes), len(pages))
+    return boxes[: len(pages)]
+
+
 def load(url: str, png: Path, width: int = 1280, max_height: int | None = None) -> Any:
     return asyncio.run(_load(url, png, width, max_height))
 
 
 def dump_dom(path: Path) -> str:
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         out = subprocess.run(
             [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
             capture_output=True,
@@ -232,7 +359,7 @@ def test_evidence_report_renders_cleanly(report_file: Path) -> None:
         assert "<script" not in html.lower()
     # The viewport screenshot the CLI flag produces, kept next to the full-page one.
     assert CHROMIUM is not None
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         subprocess.run(
             [
                 CHROMIUM,
@@ -249,13 +376,157 @@ def test_evidence_report_renders_cleanly(report_file: Path) -> None:
     assert (ARTIFACTS / "evidence-report-top.png").stat().st_size > 10_000
 
 
-if (
-    __name__ == "__main__"
-):  # regenerate docs/evidence-report.png: python tests/test_report_browser.py HTML
+# -- layout for legal readers: every table fits an A4 page ---------------------------------
+
+
+def write_big_ledger(root: Path) -> Ledger:
+    """What a legal team gets from a real campaign: 60 URLs on 12 sites, the crawler's token
+    plus the whole catalogue of AI-training tokens, a conservative and a strict run, a --deep
+    run, and a licence inventory."""
+    import datetime as dt
+
+    from test_report_reconcile import _run
+
+    from tdmscan.reports import import_licences
+    from tdmscan.scanner import training_tokens
+
+    hosts = [f"site{i:02d}.example" for i in range(12)]
+    robots: dict[str, Any] = {}
+    for i, h in enumerate(hosts):
+        if i % 4 == 0:
+            robots[h] = "User-agent: GPTBot\nDisallow: /\n\nUser-agent: *\nDisallow: /private/\n"
+        elif i % 4 == 1:
+            robots[h] = "User-agent: *\nDisallow: /members/\nContent-Signal: ai-train=no\n"
+        elif i % 4 == 2:
+            robots[h] = 404
+        else:
+            robots[h] = 503 if i == 3 else "User-agent: *\nAllow: /\n"
+    urls = [
+        (f"http://{h}/{p}/{k}", 1000 + 37 * k)
+        for k, (h, p) in enumerate(
+            (h, p) for h in hosts for p in ("articles", "private", "members", "img", "news")
+        )
+    ]
+    agents = ["ExampleAIBot", *[a for a in training_tokens() if a != "ExampleAIBot"]]
+    led = Ledger(root)
+    t0 = dt.datetime(2026, 1, 12, 9, tzinfo=dt.UTC)
+    _run(led, "20260112T090000Z-5f1c2a9e", t0, robots, agents, urls=urls)
+    _run(
+        led,
+        "20260209T090000Z-77b0c4d1",
+        t0 + dt.timedelta(days=28),
+        robots,
+        agents,
+        urls=urls,
+        mode="strict",
+    )
+    _run(
+        led,
+        "20260302T090000Z-a3e9f0b2",
+        t0 + dt.timedelta(days=49),
+        robots,
+        agents[:1],
+        urls=urls[:20],
+        pages={urls[0][0]: b'<meta name="robots" content="noai">'},
+    )
+    lic = root.parent / "licences.toml"
+    lic.write_text(
+        "\n".join(
+            f"""[[dataset]]
+dataset = "news-archive-{i}"
+version = "2025-1{i % 3}"
+licensor = "Example Publishing Group {i} GmbH"
+licence = "LicenseRef-Example-Commercial-Licence-{i}"
+commercial_use = "yes"
+derivatives = "yes"
+ai_training = "{"express" if i % 2 else "prohibited"}"
+term = "2025-01-01/2027-12-31"
+territory = "EU, EEA, CH, UK"
+evidence = "contracts/example-publishing-{i}-2025-signed.pdf"
+category = "2.2.1"
+used = true
+models = ["example-model-7b-v1.2", "example-model-70b-v2.0"]
+"""
+            for i in range(4)
+        )
+    )
+    import_licences(led, lic)
+    return led
+
+
+@pytest.fixture(scope="module")
+def big_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tdmscan.reports import build_crawlers, build_domains, build_licences
+
+    base = tmp_path_factory.mktemp("big")
+    led = write_big_ledger(base / "ledger")
+    out = {}
+    for kind, rep in (
+        ("evidence", build_evidence(led, provider="Example AI SA")),
+        ("crawlers", build_crawlers(led, provider="Example AI SA", contact="optout@example.ai")),
+        ("licences", build_licences(led)),
+        ("domains", build_domains(led)),
+    ):
+        path = base / f"report-{kind}.html"
+        path.write_text(render(rep, "html"), "utf-8")
+        out[kind] = path
+    return out
+
+
+A4_PT = (595.0, 842.0)
+
+
+@pytest.mark.parametrize("kind", ["evidence", "crawlers", "licences", "domains"])
+def test_every_table_fits_an_a4_page_in_print(big_reports: dict[str, Path], kind: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pdf = ARTIFACTS / f"report-{kind}.pdf"
+    m = print_pdf(big_reports[kind].as_uri(), pdf)
+    assert m["overflow"] == [], m["overflow"]
+    # Run ids stay on one line (they used to wrap over five).
+    assert all(lines <= 1 for _, lines in m["runIds"]), m["runIds"]
+    pages = pdf_pages(pdf)
+    for w, h in pages:
+        assert abs(w - A4_PT[0]) < 2 and abs(h - A4_PT[1]) < 2, (w, h)
+    if kind == "evidence":
+        # The summary a legal reader starts with fits on two pages.
+        assert m["summaryBottom"] is not None
+        assert m["summaryBottom"] <= 2 * A4_CONTENT_PX[1], m["summaryBottom"]
+        assert m["runIds"], "the run ids are shown"
+    html = big_reports[kind].read_text("utf-8")
+    if kind == "crawlers":
+        assert str(big_reports[kind].parent / "ledger") not in html
+
+
+@pytest.mark.parametrize("kind", ["evidence", "crawlers", "licences"])
+def test_nothing_scrolls_sideways_on_screen(big_reports: dict[str, Path], kind: str) -> None:
+    m = print_pdf(big_reports[kind].as_uri(), ARTIFACTS / f"screen-{kind}.pdf", 1280, "screen")
+    assert m["overflow"] == [], m["overflow"]
+    assert all(lines <= 1 for _, lines in m["runIds"]), m["runIds"]
+
+
+def test_evidence_report_puts_detail_in_appendices(big_reports: dict[str, Path]) -> None:
+    """One table for the agents, not one per agent; the per-token figures and the sample come
+    after the main text, each appendix on a new page."""
+    html = big_reports["evidence"].read_text("utf-8")
+    order = [
+        html.index(f'id="s-{s}"') for s in ("summary", "scope", "draft", "per-token", "sample")
+    ]
+    assert order == sorted(order)
+    per_token = html[html.index('id="s-per-token"') : html.index('id="s-sample"')]
+    assert per_token.count("<table") == 1 and per_token.count("<tr>") <= 10
+    assert 'class="appendix-sec"' in html
+
+
+if __name__ == "__main__":
+    # Regenerate docs/evidence-report.png from the ledger the layout tests use:
+    #   python tests/test_report_browser.py
     import sys
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     out = Path(__file__).resolve().parent.parent / "docs" / "evidence-report.png"
-    found, _ = load(
-        Path(sys.argv[1]).resolve().as_uri(), out, 1280, int(os.environ.get("H", "3400"))
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        led = write_big_ledger(Path(tmp) / "ledger")
+        html = Path(tmp) / "report-evidence.html"
+        html.write_text(render(build_evidence(led, provider="Example AI SA"), "html"), "utf-8")
+        found, _ = load(html.as_uri(), out, 1280, int(os.environ.get("H", "2600")))
     print(found or "no console problems", out)

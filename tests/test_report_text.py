@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +140,23 @@ def test_audit_summary_pluralises_agents(n_agents: int) -> None:
     out = buf.getvalue()
     assert "all 1 agents" not in out
     assert ("all 2 agents" in out) == (n_agents == 2)
+
+
+def test_docs_list_the_evidence_report_sections(led: Ledger) -> None:
+    """docs/reports.md (and the README screenshot made from the same report) name the
+    sections the report actually has, in order."""
+    from tdmscan.reports.render import _queries_title
+
+    rep = build_evidence(led)
+    titles = [s.title for s in rep.sections] + [_queries_title(rep)]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "reports.md").read_text("utf-8")
+    block = doc[doc.index("## `report evidence`") :]
+    block = block[: block.index("\n## ")]
+    cells = [
+        line.split("|")[1].strip()
+        for line in block.splitlines()
+        if line.startswith("| ") and not line.startswith(("| section", "|---"))
+    ]
+    assert len(cells) == len(titles), (cells, titles)
+    for cell, title in zip(cells, titles, strict=True):
+        assert title.startswith(cell), (cell, title)

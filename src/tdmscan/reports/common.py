@@ -12,7 +12,7 @@ from ..policy import SPEC
 from .model import Report, Section
 from .queries import QueryRunner, sql_literal
 
-_OTHER = "other machine-readable protocol (Code of Practice, Measure 1.3(2))"
+_OTHER = "other machine-readable protocol (Measure 1.3(2))"
 
 #: Protocols the policy evaluates: (key, name, legal tier, where it is read). The spec version
 #: comes from the policy itself so the report never disagrees with what was applied.
@@ -20,7 +20,7 @@ PROTOCOLS: tuple[tuple[str, str, str, str], ...] = (
     (
         "robots",
         "robots.txt (Robots Exclusion Protocol)",
-        "mandatory (Code of Practice, Measure 1.3(1))",
+        "mandatory (Measure 1.3(1))",
         "site: /robots.txt",
     ),
     ("tdmrep", "TDMRep", _OTHER, "site: /.well-known/tdmrep.json; page: header, meta (deep)"),

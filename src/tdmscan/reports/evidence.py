@@ -71,6 +71,7 @@ def build_evidence(
             "product token, a sample of decisions with their evidence, and every query.",
         ],
         tables=[summary, totals],
+        break_after=True,
     )
 
     period = q.table("evidence_period", "Scope: URLs, decisions and period", kv=True)
@@ -94,7 +95,7 @@ def build_evidence(
         tables=[period, runs],
     )
 
-    crawlers = q.table("evidence_crawlers", "Crawler configurations in scope")
+    crawlers = q.table("evidence_crawlers", "Crawler configurations in scope", records_layout=True)
     s2 = Section(
         "crawlers",
         "2. Crawler identification",

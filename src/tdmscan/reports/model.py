@@ -66,6 +66,8 @@ class Section:
     code: list[str] = field(default_factory=list)
     #: Detail moved after the main text (per-token figures, samples); starts a new page.
     appendix: bool = False
+    #: In print, what follows starts on a new page (the evidence report's summary).
+    break_after: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,12 +279,17 @@ def _meta_items(r: Report) -> list[tuple[str, str]]:
     return items
 
 
+def _queries_title(r: Report) -> str:
+    """The query appendix follows the report's own lettered appendices (A, B, ...)."""
+    return f"Appendix {chr(ord('A') + sum(s.appendix for s in r.sections))}. Queries"
+
+
 def to_html(r: Report) -> str:
     meta = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _meta_items(r))
     toc = "".join(  # section titles carry their own numbers
         f'<li><a href="#s-{escape(s.id)}">{escape(s.title)}</a></li>' for s in r.sections
     )
-    toc += '<li><a href="#appendix">Appendix: queries</a></li>'
+    toc += f'<li><a href="#appendix">{escape(_queries_title(r))}</a></li>'
     appendix = "".join(
         f'<h3 id="q-{escape(q.name)}">{escape(q.name)}.sql<span class="role">{escape(q.role)}'
         f"</span></h3><pre>{escape(q.sql.strip())}</pre>"
@@ -300,10 +305,10 @@ def to_html(r: Report) -> str:
         f'<dl class="meta">{meta}</dl></header>'
         f'<nav class="toc"><b>Contents</b><ul>{toc}</ul></nav><main>'
         + "".join(
-            _html_section(s, "after-summary" if i == 1 and r.sections[0].id == "summary" else "")
+            _html_section(s, "after-summary" if i and r.sections[i - 1].break_after else "")
             for i, s in enumerate(r.sections)
         )
-        + '<section id="appendix" class="appendix"><h2>Appendix: queries</h2>'
+        + f'<section id="appendix" class="appendix"><h2>{escape(_queries_title(r))}</h2>'
         "<p>"
         + _prose_html(
             "Every table cites the query that produced it. To rerun them in plain DuckDB, "
@@ -401,7 +406,7 @@ def to_markdown(r: Report) -> str:
                 out += ["", f"*{_md_text(t.note)}*"]
             out.append("")
     out += [
-        "## Appendix: queries",
+        f"## {_queries_title(r)}",
         "",
         "Create the ledger views first (`tdmscan sql --views`), then run these in order.",
         "",
