@@ -34,7 +34,12 @@ def _looks_html(f: Fetched) -> bool:
         return True
     if ct and not ct.startswith("text/plain") and "xml" not in ct:
         return False
-    return b"<html" in f.body[:2048].lower() or b"<head" in f.body[:2048].lower()
+    head = f.body[:2048]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # A UTF-16 page with a BOM: look at its text, not its bytes.
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+    head = head.lower()
+    return b"<html" in head or b"<head" in head
 
 
 def parse_page(page: Fetched, url: str = "", *, c2pa_manifest: object | None = None) -> PageSignals:
@@ -52,7 +57,7 @@ def parse_page(page: Fetched, url: str = "", *, c2pa_manifest: object | None = N
     return PageSignals(
         fetched=page,
         robots_header=headers.parse_robots_tag(page.headers),
-        head=html.parse_html_head(page.body) if is_html else None,
+        head=html.parse_html_head(page.body, content_type=page.content_type) if is_html else None,
         tdm_header=tdmrep.tdm_from_headers(page.headers),
         usage_header=aipref.parse_content_usage(usage_lines) if usage_lines else None,
         link_licences=headers.link_licences(page.headers),

@@ -9,7 +9,6 @@ as a weak hint). At most ``max_bytes`` of the document are read.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from dataclasses import dataclass, field
@@ -104,29 +103,52 @@ def _cut_deep_nesting(text: str) -> tuple[str, bool]:
     return text, False
 
 
-_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
+def _resolve(name: str | None) -> str | None:
+    if not name:
+        return None
+    from w3lib.encoding import resolve_encoding
+
+    enc = resolve_encoding(name)
+    if enc is None:
+        return None
+    # WHATWG: the "utf-16" label is UTF-16LE (Python's codec would guess the byte order).
+    return "utf-16-le" if enc.replace("_", "-") == "utf-16" else enc
 
 
-def _decode(data: bytes) -> tuple[str, list[str]]:
+def _decode(data: bytes, content_type: str | None = None) -> tuple[str, list[str]]:
+    """HTML bytes to text by the WHATWG order: BOM, then the Content-Type charset, then the
+    ``<meta>`` prescan (w3lib), then UTF-8 if the bytes are UTF-8, else windows-1252."""
+    from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+
     problems: list[str] = []
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", "replace"), problems
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", "replace"), problems
+    bom_enc, bom = read_bom(data)
+    if bom_enc is not None:
+        return data[len(bom) :].decode(bom_enc, "replace"), problems
+    enc = None
+    if content_type:
+        declared = http_content_type_encoding(content_type)
+        enc = _resolve(declared)
+        if declared and enc is None:
+            problems.append(f"unknown charset {declared!r} in Content-Type")
+    if enc is None:
+        declared = html_body_declared_encoding(data[:4096])
+        enc = _resolve(declared)
+        if enc is not None and enc.startswith("utf-16"):
+            # WHATWG prescan: a document that could read its own <meta> is not UTF-16.
+            enc = "utf-8"
+        elif declared and enc is None:
+            problems.append(f"unknown charset {declared!r}")
+    if enc is not None:
+        try:
+            return data.decode(enc, "replace"), problems
+        except LookupError:
+            problems.append(f"unknown charset {enc!r}")
     try:
         return data.decode("utf-8"), problems
     except UnicodeDecodeError as exc:
         # A cut in the middle of a multi-byte character at the cap is not an encoding error.
         if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
             return data[: exc.start].decode("utf-8", "replace"), problems
-    m = _CHARSET_RE.search(data[:4096])
-    if m:
-        name = m.group(1).decode("ascii", "replace")
-        try:
-            codecs.lookup(name)
-            return data.decode(name, "replace"), problems
-        except (LookupError, ValueError):
-            problems.append(f"unknown charset {name!r}")
     problems.append("not UTF-8: decoded as windows-1252")
     return data.decode("cp1252", "replace"), problems
 
@@ -262,15 +284,23 @@ def _dc_field(name: str) -> bool:
     return False
 
 
-def parse_html_head(body: bytes | str | None, *, max_bytes: int = HEAD_MAX_BYTES) -> HtmlHead:
-    """Read the signals of an HTML document. Never raises."""
+def parse_html_head(
+    body: bytes | str | None,
+    *,
+    max_bytes: int = HEAD_MAX_BYTES,
+    content_type: str | None = None,
+) -> HtmlHead:
+    """Read the signals of an HTML document. Never raises.
+
+    ``content_type``: the response's Content-Type, whose charset outranks ``<meta charset>``.
+    """
     try:
-        return _parse(body, max_bytes)
+        return _parse(body, max_bytes, content_type)
     except Exception as exc:  # the C parser or a hostile document: record, never raise
         return HtmlHead(ok=False, problems=(f"HTML parse failed: {type(exc).__name__}",))
 
 
-def _parse(body: bytes | str | None, max_bytes: int) -> HtmlHead:
+def _parse(body: bytes | str | None, max_bytes: int, content_type: str | None = None) -> HtmlHead:
     if body is None:
         return HtmlHead(ok=False, problems=("no body",))
     problems: list[str] = []
@@ -283,7 +313,7 @@ def _parse(body: bytes | str | None, max_bytes: int) -> HtmlHead:
         data = bytes(body)
         if len(data) > max_bytes:
             data, truncated = data[:max_bytes], True
-        text, problems = _decode(data)
+        text, problems = _decode(data, content_type)
     else:
         return HtmlHead(ok=False, problems=(f"unsupported body type {type(body).__name__}",))
     if truncated:
