@@ -183,3 +183,55 @@ def test_ctrl_c_flushes_marks_interrupted_and_says_how_to_resume(
     )
     assert done.returncode == 0, done.stderr.decode()
     assert _check_exactly_once(led, n_rows) == run_id
+
+
+def _deep_sites() -> tuple[list[Site], Any]:
+    robots = Resp(body="User-agent: GPTBot\nDisallow: /x/\n", delay=0.05)
+    page = Resp(
+        body="<html><head><title>p</title></head></html>", content_type="text/html", delay=0.05
+    )
+
+    def pages(host: str, path: str) -> Resp | None:
+        return page if host.endswith(".test") else None
+
+    return [Site(f"h{i}.r{i}.test", {"/robots.txt": robots}) for i in range(N_HOSTS)], pages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_segments", [1, 3, 6])
+def test_sigterm_during_deep_audit_ends_like_ctrl_c(
+    tmp_path: Path, fakeweb: Any, after_segments: int
+) -> None:
+    """SIGTERM (what Slurm and Kubernetes send) mid --deep audit: exit 130, the resume line,
+    no traceback, and the resumed run decides every row exactly once."""
+    sites, gen = _deep_sites()
+    fw = fakeweb(sites, gen)
+    m = _manifest(tmp_path)
+    n_rows = len(m.read_text().splitlines())
+    led = tmp_path / "led"
+    env = {**_env(fw), **fw.proxy_env()}
+    proc = subprocess.Popen(
+        _cmd(m, led, "--deep"), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        _wait_for_segments(proc, led, after_segments)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = err.decode()
+    assert proc.returncode == 130, text
+    for bad in ("Traceback", "Exception ignored", "Task exception", "Error"):
+        assert bad not in text, text
+    assert "Interrupted:" in text and "--resume" in text
+    run_id = text.split("--resume", 1)[1].split()[0]
+    done = subprocess.run(
+        [*_cmd(m, led, "--deep"), "--resume", run_id, "--json"],
+        env=env,
+        capture_output=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert _check_exactly_once(led, n_rows) == run_id

@@ -537,8 +537,9 @@ class AuditRunner:
                         # KeyboardInterrupt here afterwards.
                         with bulk_gc():
                             aio.run(self._main(plan, scanner, w, agents, remote, process))
-                except KeyboardInterrupt:
-                    status = "interrupted"
+                except BaseException as exc:
+                    if is_interrupt(exc):
+                        status = "interrupted"
                     raise
                 finally:
                     self.reporter.stop()
@@ -1137,15 +1138,61 @@ def _from_us(us: int | None) -> datetime | None:
 
 
 def install_sigterm_as_interrupt() -> Callable[[], None]:
-    """Treat SIGTERM like Ctrl-C (batch schedulers send it before killing), return a restorer."""
+    """Treat SIGTERM exactly like Ctrl-C (Slurm and Kubernetes send it before killing); return
+    a restorer.
+
+    SIGTERM is handed to whatever handles SIGINT right now. While the audit's event loop runs,
+    that is asyncio's own handler, which cancels the main task so every task unwinds and the
+    loop closes cleanly; a KeyboardInterrupt raised from a bare handler would land inside one
+    task and leave the others to die with "Task exception was never retrieved" tracebacks.
+    A SIGINT the parent shell set to "ignore" (a job started with ``&``) is given Python's
+    default handler first, so the same path is taken.
+    """
     if os.name != "posix":
         return lambda: None
 
     def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        code = getattr(frame, "f_code", None)
+        if code is not None and (
+            code.co_name == "__del__" or code.co_filename.endswith("weakref.py")
+        ):
+            # An exception raised in a finaliser or weakref callback is printed and dropped
+            # ("Exception ignored in ..."), and the run would go on: try again in 20 ms.
+            signal.signal(signal.SIGALRM, handler)
+            signal.setitimer(signal.ITIMER_REAL, 0.02)
+            return
+        current = signal.getsignal(signal.SIGINT)
+        if callable(current):
+            current(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
 
+    old_int = signal.getsignal(signal.SIGINT)
+    if old_int in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     old = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, old)
+
+    old_alrm = signal.getsignal(signal.SIGALRM)
+
+    def restore() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_alrm)
+        signal.signal(signal.SIGTERM, old)
+        if old_int in (signal.SIG_IGN, signal.SIG_DFL):
+            signal.signal(signal.SIGINT, old_int)
+
+    return restore
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C or SIGTERM, also when it arrived inside a DuckDB query (which reports it as its
+    own "Query interrupted" error rather than KeyboardInterrupt)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    name = type(exc).__name__
+    return name == "InterruptException" or (
+        isinstance(exc, RuntimeError) and "query interrupted" in str(exc).lower()
+    )
 
 
 def result_json(r: AuditResult) -> dict[str, Any]:

@@ -341,6 +341,7 @@ def audit(
         check_same_input,
         find_resumable_run,
         install_sigterm_as_interrupt,
+        is_interrupt,
         result_json,
         run_exists,
     )
@@ -520,7 +521,12 @@ def audit(
             )
         restore = install_sigterm_as_interrupt()
         try:
-            result = runner.run()
+            try:
+                result = runner.run()
+            except Exception as exc:
+                if is_interrupt(exc):  # a signal that arrived inside a DuckDB query
+                    raise KeyboardInterrupt from exc
+                raise
         except KeyboardInterrupt:
             r = runner.result
             if r is None:
