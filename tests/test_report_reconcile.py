@@ -36,6 +36,10 @@ from tdmscan.types import Fetched, SiteFiles
 
 UTC = dt.UTC
 NOAI = b'<html><head><meta name="robots" content="noai"></head><body>x</body></html>'
+CC_BY = (
+    b'<html><head><link rel="license" href="https://creativecommons.org/licenses/by/4.0/">'
+    b"</head></html>"
+)
 PLAIN = b"<html><head><title>t</title></head><body>x</body></html>"
 
 
@@ -120,7 +124,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
         ROBOTS_A,
         ["MyBot"],
         urls=URLS[:4],
-        pages={"http://open.test/b": NOAI},
+        pages={"http://open.test/b": NOAI, "http://open.test/c": CC_BY},
     )
     return led
 
@@ -294,8 +298,13 @@ def test_crawlers_and_licences_reconcile(mixed: Ledger) -> None:
     cov = table(crawlers, "scope_page_coverage")[0]
     assert cov["urls_checked"] == everything["urls_checked"]
     assert cov["urls_allowed_site_level_only"] == everything["allowed_site_level_only"]
-    lic = table(build_licences(mixed), "scope_page_coverage")[0]
-    assert lic == cov
+    licences = build_licences(mixed)
+    assert table(licences, "scope_page_coverage")[0] == cov
+    # Licences found on the web count each URL once, by the same rule: open.test/c carries
+    # CC-BY-4.0 in its page, read by the --deep run, which is its latest own-token decision.
+    web = {r["spdx"]: r for r in table(licences, "licences_web")}
+    assert web["CC-BY-4.0"]["urls"] == 1 and web["CC-BY-4.0"]["domains"] == 1
+    assert sum(r["urls"] for r in web.values()) <= everything["urls_page_checked"]
 
 
 def test_diff_figures_reconcile(mixed: Ledger) -> None:
@@ -329,6 +338,9 @@ def test_diff_figures_reconcile(mixed: Ledger) -> None:
         r = run_cli("diff", "cons", "strict", "--ledger", mixed.root, "--format", fmt)
         assert r.exit_code == 0, r.output
         assert "undecided" not in r.output
+        if fmt != "csv":
+            # What the user reads says how pairs are counted and what the runs read of pages.
+            assert "Counting rule" in r.output and "Page-level signals" in r.output, fmt
 
 
 def test_deep_run_page_coverage_counts_pages(mixed: Ledger) -> None:

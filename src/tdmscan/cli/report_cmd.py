@@ -331,8 +331,10 @@ def diff(run_a: str, run_b: str, ledger_dir: str, fmt: str, output: str | None) 
                     ("summary", "diff_summary"),
                     ("domains", "diff_domains"),
                     ("changes", "diff_changes"),
+                    ("page_coverage", "diff_page_coverage"),
                 )
             },
+            "notes": rep.sections[0].paragraphs,
         }
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     else:
@@ -352,7 +354,11 @@ def _diff_table(rep: Report) -> str:
 
     buf = io.StringIO()
     console = Console(file=buf, width=160, no_color=True, soft_wrap=False)
-    for q in ("diff_summary", "diff_domains", "diff_changes"):
+    # The counting rule and what each run read of the pages, before the figures they qualify.
+    for p in rep.sections[0].paragraphs:
+        console.print(Text(p))
+        console.print()
+    for q in ("diff_summary", "diff_domains", "diff_changes", "diff_page_coverage"):
         t = rep.table(q)
         rt = RichTable(title=t.title, title_justify="left")
         for c in t.columns:

@@ -20,7 +20,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ledger import Ledger, RunInfo
-from .common import Scope, finish, new_report, page_coverage_text, sources_section, start
+from .common import (
+    COUNTING_RULE,
+    Scope,
+    finish,
+    new_report,
+    page_coverage_text,
+    sources_section,
+    start,
+)
 from .model import Report, Section
 
 TEMPLATE_CATEGORIES = ("2.1", "2.2.1", "2.2.2", "2.5", "2.6")
@@ -366,6 +374,7 @@ def build_licences(ledger: Ledger, scope: Scope = Scope()) -> Report:
                 "in runs made with --deep; SPDX identifiers where one exists. "
                 f"Scope: {scope.describe()}.",
                 page_coverage_text(coverage.one()),
+                COUNTING_RULE,
             ],
             tables=[web, coverage],
         ),

@@ -1,8 +1,9 @@
 -- licences_rsl: RSL licence documents referenced by sites, the outcome for the purpose
--- evaluated, and the rights holder's contact where the fetched document records one.
+-- evaluated, and the rights holder's contact where the fetched document records one. URLs
+-- are counted by the reports' counting rule (scope_urls: each URL once).
 WITH r AS (
     SELECT d.url, d.registrable_domain, unnest(d.evidence) AS e
-    FROM scope_decisions d
+    FROM scope_urls d
 )
 SELECT
     registrable_domain AS domain,

@@ -1,11 +1,12 @@
 -- licences_web: licences detected on the web, by SPDX id (or LicenseRef-...), with the
--- signal each was read from (link rel=license, Link header, JSON-LD, ...).
+-- signal each was read from (link rel=license, Link header, JSON-LD, ...). URLs are counted by
+-- the reports' counting rule (scope_urls: each URL once, its latest own-token decision).
 WITH l AS (
-    SELECT url, registrable_domain, unnest(licences) AS spdx FROM scope_decisions
+    SELECT url, registrable_domain, unnest(licences) AS spdx FROM scope_urls
 ), src AS (
     SELECT replace(e.reason, 'licence:', '') AS spdx,
            string_agg(DISTINCT e.locator, ', ' ORDER BY e.locator) AS source_signals
-    FROM (SELECT unnest(evidence) AS e FROM scope_decisions)
+    FROM (SELECT unnest(evidence) AS e FROM scope_urls)
     WHERE e.protocol = 'licence'
     GROUP BY 1
 )
