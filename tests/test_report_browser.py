@@ -304,6 +304,26 @@ def pdf_pages(pdf: Path) -> list[tuple[float, float]]:
     return boxes[: len(pages)]
 
 
+def pdf_words(pdf: Path) -> list[tuple[str, float]] | None:
+    """Every word of ``pdf`` with its right edge in points (poppler's pdftotext -bbox), or None
+    without poppler (CI installs it)."""
+    import re
+    from html import unescape
+
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        return None
+    out = subprocess.run(
+        [exe, "-bbox", str(pdf), "-"], capture_output=True, check=True, timeout=120
+    ).stdout.decode("utf-8", "replace")
+    return [
+        (unescape(w), float(x))
+        for x, w in re.findall(
+            r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)"[^>]*>([^<]*)<', out
+        )
+    ]
+
+
 def load(url: str, png: Path, width: int = 1280, max_height: int | None = None) -> Any:
     return asyncio.run(_load(url, png, width, max_height))
 
@@ -487,6 +507,13 @@ def test_every_table_fits_an_a4_page_in_print(big_reports: dict[str, Path], kind
     pages = pdf_pages(pdf)
     for w, h in pages:
         assert abs(w - A4_PT[0]) < 2 and abs(h - A4_PT[1]) < 2, (w, h)
+    words = pdf_words(pdf)
+    if words is not None:
+        # Read back from the PDF itself: no word is cut at, or printed past, the right margin.
+        right = A4_PT[0] - 12 / 25.4 * 72
+        assert words, "pdftotext read no words"
+        past = [(w, x) for w, x in words if x > right + 0.5]
+        assert past == [], past[:10]
     if kind == "evidence":
         # The summary a legal reader starts with fits on two pages.
         assert m["summaryBottom"] is not None
