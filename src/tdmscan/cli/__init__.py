@@ -15,6 +15,7 @@ _COMMANDS: dict[str, str] = {
     "audit": "tdmscan.cli.audit_cmd:audit",
     "archive": "tdmscan.cli.archive_cmd:archive",
     "demo": "tdmscan.cli.demo_cmd:demo",
+    "fakeweb": "tdmscan.cli.fakeweb_cmd:fakeweb",
     "warc": "tdmscan.cli.warc_cmd:warc",
     "sql": "tdmscan.cli.sql_cmd:sql",
     "ledger": "tdmscan.cli.ledger_cmd:ledger",
@@ -35,6 +36,8 @@ _SUMMARIES: dict[str, str] = {
     "demo": "Audit a bundled sample manifest against a bundled fake web on loopback.",
     "diff": "What changed between RUN_A and RUN_B: URLs that became reserved, allowed, or"
     " changed reason.",
+    "fakeweb": "Serve the demo sites or your own site map on loopback, as an HTTP proxy, for"
+    " trying the CLI and your crawler offline.",
     "ledger": "Verify, compact, repair and export a provenance ledger.",
     "licences": "Manage the licence inventory of declared datasets.",
     "report": "Reports for legal teams (HTML, Markdown, JSON, CSV), each query shipped as SQL.",
