@@ -160,3 +160,24 @@ def test_docs_list_the_evidence_report_sections(led: Ledger) -> None:
     assert len(cells) == len(titles), (cells, titles)
     for cell, title in zip(cells, titles, strict=True):
         assert title.startswith(cell), (cell, title)
+
+
+def test_every_report_says_page_signals_were_not_read(led: Ledger) -> None:
+    """No run here fetched a page: every report says so, with the allowed URLs that rest on
+    site-level signals only, and the draft text claims site-level protocols only."""
+    allowed = build_evidence(led).table("evidence_summary").one()["allowed"]
+    assert allowed > 0
+    for kind, rep in _reports(led).items():
+        doc = json.loads(render(rep, "json"))
+        text = " ".join(p for s in doc["sections"] for p in s["paragraphs"])
+        assert "Page-level signals were not read" in text, kind
+        if kind != "diff":
+            assert f"All {allowed:,} allowed URLs rest on site-level signals only" in text, kind
+        else:  # per run: run B's own count
+            b = rep.table("diff_page_coverage").records()[-1]
+            assert f"All {b['urls_allowed']:,} allowed URL" in text
+    draft = " ".join(next(s for s in build_evidence(led).sections if s.id == "draft").paragraphs)
+    claimed = draft.split("At site level it also honoured")[1].split(".")[0]
+    for page_only in ("noai", "X-Robots-Tag", "Licence metadata"):
+        assert page_only not in claimed, page_only
+    assert "were not read: no page was fetched" in draft
