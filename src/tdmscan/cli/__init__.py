@@ -23,6 +23,7 @@ _COMMANDS: dict[str, str] = {
     "diff": "tdmscan.cli.report_cmd:diff",
     "licences": "tdmscan.cli.report_cmd:licences",
     "serve": "tdmscan.cli.serve_cmd:serve",
+    "protocols": "tdmscan.cli.protocols_cmd:protocols",
 }
 
 
@@ -40,6 +41,7 @@ _SUMMARIES: dict[str, str] = {
     " trying the CLI and your crawler offline.",
     "ledger": "Verify, compact, repair and export a provenance ledger.",
     "licences": "Manage the licence inventory of declared datasets.",
+    "protocols": "List the protocols tdmscan reads: spec, version, legal standing, last review.",
     "report": "Reports for legal teams (HTML, Markdown, JSON, CSV), each query shipped as SQL.",
     "serve": "Serve decisions over HTTP for crawlers in any language, recording each in the"
     " ledger.",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..signals.catalogue import load_catalogue
 from ..signals.matching import product_token
+from ..signals.registry import load_registry
 from ..signals.robots import RobotsRule
 from ..types import Evidence, RobotsOutcome
 from ..urls import strip_credentials
@@ -18,21 +19,9 @@ if TYPE_CHECKING:
     from .page import PageSignals
     from .site import AgentView, SiteSignals
 
-SPEC = {
-    "robots": "RFC 9309",
-    "tdmrep": "TDMRep CG-FINAL-20240510",
-    "aipref": "draft-ietf-aipref-vocab-07/attach-05",
-    "content-signal": "contentsignals.org (unversioned)",
-    "rsl": "RSL 1.0",
-    "ai-txt": "Spawning ai.txt (unversioned)",
-    "robots-meta": "noai convention (DeviantArt 2022)",
-    "robots-header": "X-Robots-Tag / draft-illyes-repext-00",
-    "licence": "SPDX license list 2026-07-16",
-    "iptc": "IPTC Photo Metadata 2023.1 / Video Metadata Hub 1.5 (plus:DataMining)",
-    "c2pa": "CAWG training-and-data-mining 1.1 / C2PA 1.x",
-    "tos": "DSM Directive (EU) 2019/790 Art. 4(3) (natural language; detector tos-cues/1)",
-    "access": "RFC 9110 / RFC 7725 status codes; schema.org isAccessibleForFree",
-}
+#: Spec version of each protocol, from the protocol registry (signals/data/protocols.toml):
+#: every Evidence row carries its protocol's entry id and version.
+SPEC: dict[str, str] = load_registry().versions()
 
 #: Protocols that speak of AI training / mining at large, not of search indexing.
 TRAINING_PURPOSES = frozenset({"train-ai", "tdm", "ai-input"})

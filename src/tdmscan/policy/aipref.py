@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .site import SiteSignals
 
 #: Label of each purpose in each vocabulary (None: the vocabulary cannot speak to it).
-_AIPREF_LABEL = {"train-ai": "train-ai", "search": "search", "ai-input": None, "tdm": None}
+_AIPREF_LABEL = {"train-ai": "train-ai", "search": "search", "ai-input": "ai-use", "tdm": None}
 
 
 @lru_cache(maxsize=4096)
@@ -91,12 +91,17 @@ def _aipref(
                 strength="explicit",
             )
         if purpose in TRAINING_PURPOSES:
-            for legacy in sorted(aipref.LEGACY_TRAINING_LABELS):
+            legacy_labels = aipref.LEGACY_TRAINING_LABELS
+            if purpose == "ai-input":
+                legacy_labels = legacy_labels | aipref.LEGACY_INPUT_LABELS
+            for legacy in sorted(legacy_labels):
                 if prefs.get(legacy) == "n":
+                    # vocab-08 ignores retired labels; the author meant them under the draft
+                    # that defined them, which the evidence names.
                     c.reserve(
                         f"aipref:{legacy}=n",
                         "aipref",
-                        loc,
+                        f"{loc}; label {legacy!r} of {aipref.LABEL_DRAFTS[legacy]}",
                         prefs.raw,
                         strength="inferred",
                         source_url=src,

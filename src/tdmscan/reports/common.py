@@ -9,43 +9,15 @@ from typing import Any
 from .._version import __version__
 from ..ledger import Ledger
 from ..policy import SPEC
+from ..signals.registry import load_registry
 from .model import Report, Section
 from .queries import QueryRunner, sql_literal
 
-_OTHER = "other machine-readable protocol (Measure 1.3(2))"
-
-#: Protocols the policy evaluates: (key, name, legal tier, where it is read). The spec version
-#: comes from the policy itself so the report never disagrees with what was applied.
-PROTOCOLS: tuple[tuple[str, str, str, str], ...] = (
-    (
-        "robots",
-        "robots.txt (Robots Exclusion Protocol)",
-        "mandatory (Measure 1.3(1))",
-        "site: /robots.txt",
-    ),
-    ("tdmrep", "TDMRep", _OTHER, "site: /.well-known/tdmrep.json; page: header, meta (deep)"),
-    (
-        "aipref",
-        "IETF AI preferences (Content-Usage)",
-        _OTHER,
-        "site: robots.txt; page: header (deep)",
-    ),
-    ("content-signal", "Content Signals", _OTHER, "site: robots.txt"),
-    ("rsl", "Really Simple Licensing (RSL)", _OTHER, "site: robots.txt License; page: link (deep)"),
-    ("ai-txt", "ai.txt (Spawning)", _OTHER, "site: /ai.txt"),
-    ("robots-meta", "noai / noimageai in meta robots", _OTHER, "page: <meta name=robots> (deep)"),
-    (
-        "robots-header",
-        "noai / noimageai in X-Robots-Tag",
-        _OTHER,
-        "page: X-Robots-Tag header (deep)",
-    ),
-    (
-        "licence",
-        "Licence metadata (SPDX)",
-        "information only (licence inventory)",
-        "page: rel=license, Link, JSON-LD (deep)",
-    ),
+#: Protocols the policy evaluates: (key, name, legal tier, where it is read), from the
+#: protocol registry (tdmscan/signals/data/protocols.toml), so reports, evidence rows and
+#: ``tdmscan protocols`` never disagree about a protocol's version or legal standing.
+PROTOCOLS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (p.id, p.name, p.tier, "; ".join(p.read_from)) for p in load_registry().protocols
 )
 
 
@@ -58,7 +30,7 @@ def protocol_catalogue_sql() -> str:
     )
     return (
         "-- protocol_catalogue: the protocols this tdmscan build evaluates, with the spec\n"
-        "-- version it implements (generated from tdmscan.policy.SPEC).\n"
+        "-- version it implements (generated from the protocol registry).\n"
         "CREATE OR REPLACE TEMP TABLE protocol_catalogue AS\n"
         "SELECT * FROM (VALUES\n        "
         + rows

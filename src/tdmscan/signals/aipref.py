@@ -1,4 +1,4 @@
-"""IETF AI preferences: draft-ietf-aipref-vocab-07 / draft-ietf-aipref-attach-05 (SIGNALS §3).
+"""IETF AI preferences: draft-ietf-aipref-vocab-08 / draft-ietf-aipref-attach-05.
 
 A usage statement is an RFC 9651 Structured Field Dictionary (``train-ai=n, search=y``). The
 draft is strict on purpose: any dictionary parse failure makes the whole statement unknown, and
@@ -15,16 +15,39 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-SPEC_VERSION = "draft-ietf-aipref-vocab-07; draft-ietf-aipref-attach-05"
+SPEC_VERSION = "draft-ietf-aipref-vocab-08; draft-ietf-aipref-attach-05"
 
-#: Labels defined by vocab-07. Everything else is recorded as unknown (and MUST be ignored).
-KNOWN_LABELS: frozenset[str] = frozenset({"train-ai", "search"})
+#: Labels defined by vocab-08 (AI Training, AI Use, Search; Search overrides the other two
+#: for use inside a search application). Everything else is recorded as unknown.
+KNOWN_LABELS: frozenset[str] = frozenset({"train-ai", "ai-use", "search"})
+
+#: The drafts that define each label, newest last: evidence names where a label comes from.
+LABEL_DRAFTS: Mapping[str, str] = MappingProxyType(
+    {
+        "train-ai": "draft-ietf-aipref-vocab-02 to -08",
+        "ai-use": "draft-ietf-aipref-vocab-02, -08",
+        "search": "draft-ietf-aipref-vocab-01 to -08",
+        "tdm": "draft-ietf-aipref-vocab-01",
+        "ai": "draft-ietf-aipref-vocab-01",
+        "genai": "draft-ietf-aipref-vocab-01",
+        "inference": "draft-ietf-aipref-vocab-01",
+        "all": "draft-ietf-aipref-vocab-02",
+        "train-genai": "draft-ietf-aipref-vocab-02 to -03",
+        "bots": "draft-ietf-aipref-vocab-03 to -04",
+        "ai-output": "draft-ietf-aipref-vocab-04",
+    }
+)
 
 #: Labels of earlier drafts that each implied a training opt-out when set to ``n`` under the
-#: draft that defined them. Mapped only in a "legacy hint" mode by the policy, never silently.
+#: draft that defined them. vocab-08 ignores them; the policy reads them as inferred.
 LEGACY_TRAINING_LABELS: frozenset[str] = frozenset(
     {"bots", "all", "tdm", "ai", "genai", "train-genai"}
 )
+
+#: Labels of earlier drafts that covered using an asset as input to a model (what vocab-08
+#: calls AI Use): ``inference`` (-01) and ``ai-output`` (-04), and the catch-all ones.
+LEGACY_INPUT_LABELS: frozenset[str] = frozenset({"inference", "ai-output", "bots", "all", "tdm"})
+
 
 # --- RFC 9651 Structured Field values -----------------------------------------------------
 
