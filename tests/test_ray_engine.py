@@ -149,6 +149,11 @@ def test_ray_matches_in_process_and_fetches_each_origin_once(
         manifest, led, _config(), partitions=5, workers=2, poll_interval=0.2, reporter=progress
     )
     assert res.status == "finished" and not res.failed
+    # Each partition read only its own part of the manifest (split once by shard), and the
+    # split is gone once the run finished.
+    per_part = {k: r.plan.manifest_rows for k, r in res.results.items()}
+    assert sum(per_part.values()) == n_rows and max(per_part.values()) < n_rows
+    assert not list(tmp_path.glob(".tdmscan-split-*"))
     # Progress was aggregated on the driver and ended at the full count.
     assert progress.events[0] == "start" and progress.events[-1] == "stop"
     assert progress.counters is not None and progress.counters.rows == n_rows

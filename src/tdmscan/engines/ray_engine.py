@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from ..audit.runner import (
 from ..ledger import Ledger, RunInfo
 from ..ledger.storage import normalise
 from .sharding import LedgerFactory, run_shard
+from .split import ShardPart, split_manifest
 
 __all__ = [
     "FORWARDED_ENV",
@@ -68,6 +71,8 @@ FORWARDED_ENV: tuple[str, ...] = (
     "all_proxy",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    # Hosts the address guard lets through (the fake web's own); actors must guard alike.
+    "TDMSCAN_GUARD_EXEMPT",
 )
 
 
@@ -163,6 +168,7 @@ class PartitionWorker:
         config: AuditConfig,
         run_id: str,
         input_sha256: str,
+        split_dir: str | None = None,
     ) -> AuditResult:
         def on_runner(r: AuditRunner) -> None:
             with self._lock:
@@ -172,8 +178,12 @@ class PartitionWorker:
             self._planned = True
 
         def work() -> AuditResult:
+            source: Any = manifest
+            if split_dir is not None:
+                # Only this partition's rows: the driver split the manifest once by shard.
+                source = ShardPart.of(open_manifest(Path(manifest), options), split_dir, k)
             res = run_shard(
-                manifest,
+                source,
                 ledger,
                 config,
                 shard=(k, n),
@@ -250,7 +260,9 @@ def _sum_plans(plans: Sequence[PlanStats]) -> PlanStats:
     if not plans:
         return PlanStats(0, 0, 0, 0, 0, 0)
     return PlanStats(
-        manifest_rows=max(p.manifest_rows for p in plans),  # every partition sees the whole file
+        # Unsplit, every partition reads the whole file; split, each reads its part (the
+        # driver then reports the sum, see run_audit_ray).
+        manifest_rows=max(p.manifest_rows for p in plans),
         shard_rows=sum(p.shard_rows for p in plans),
         todo_rows=sum(p.todo_rows for p in plans),
         origins=sum(p.origins for p in plans),
@@ -325,8 +337,16 @@ def run_audit_ray(
     init_kwargs: Mapping[str, Any] | None = None,
     env_vars: Mapping[str, str] | None = None,
     ledger_factory: LedgerFactory | None = None,
+    split: bool = True,
+    split_dir: str | os.PathLike[str] | None = None,
 ) -> RayAuditResult:
     """Audit ``manifest`` into ``ledger`` on Ray, ``partitions`` shards over ``workers`` actors.
+
+    With ``split`` (the default) the driver first writes the manifest once by shard
+    (``engines.split``) into ``split_dir`` (default: ``.tdmscan-split-<sha>-n<N>`` beside the
+    manifest, so every node that reads the manifest reads the split; the system temp dir when
+    that is not writable), and partition k reads only its own part. The split is removed when
+    the run finishes and reused when an unfinished run is resumed.
 
     ``manifest`` and ``ledger`` must be paths every Ray node can reach (shared storage); they
     are made absolute here. ``address`` is passed to ``ray.init`` (None: ``RAY_ADDRESS`` or a
@@ -400,6 +420,11 @@ def run_audit_ray(
             max_concurrency=4,
         )
         actors = [actor_cls.remote(ledger_factory) for _ in range(n_workers)]
+        parts_dir: str | None = None
+        if split and n > 1:
+            parts_dir = _split_dir(manifest_path, input_sha, n, split_dir)
+            split_manifest(m, n, parts_dir, memory_limit=config.memory_limit,
+                           workdir=config.workdir)
         ray.get([a.ready.remote() for a in actors])
         startup_s = time.monotonic() - t0
 
@@ -423,7 +448,7 @@ def run_audit_ray(
                 actor_cls,
                 ledger_factory,
                 n,
-                (manifest_path, options, ledger_path, config, run_id, input_sha),
+                (manifest_path, options, ledger_path, config, run_id, input_sha, parts_dir),
                 result,
                 reporter,
                 poll_interval,
@@ -449,7 +474,20 @@ def run_audit_ray(
             ray.shutdown()
     if error is not None:
         raise error
+    if parts_dir is not None:
+        result.plan = replace(result.plan, manifest_rows=result.plan.shard_rows)
+        shutil.rmtree(parts_dir, ignore_errors=True)
     return result
+
+
+def _split_dir(manifest_path: str, input_sha: str, n: int, given: Any) -> str:
+    if given is not None:
+        return os.path.abspath(os.fspath(given))
+    name = f".tdmscan-split-{input_sha[:16]}-n{n}"
+    beside = os.path.dirname(manifest_path.rstrip(os.sep))
+    if os.access(beside, os.W_OK):
+        return os.path.join(beside, name)
+    return os.path.join(tempfile.gettempdir(), name)
 
 
 def _dispatch(
