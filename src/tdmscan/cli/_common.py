@@ -215,3 +215,41 @@ def allow_damaged_option(f: F) -> F:
         help="Append to the ledger even though a segment is damaged or its last "
         "`tdmscan ledger verify` failed (see `tdmscan ledger repair`).",
     )(f)
+
+
+def _apply_key(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Make ``--key FILE`` the signing key of every chain entry this command writes.
+
+    Set as ``TDMSCAN_LEDGER_KEY`` so that child processes that write the ledger sign too, and
+    put back when the command ends (commands run in-process by tests or other tools).
+    """
+    if not value:
+        return
+    from ..ledger.signing import KEY_ENV, KeyError_, load_signer
+
+    try:
+        load_signer(value)
+    except KeyError_ as exc:
+        raise click.BadParameter(str(exc), param_hint="'--key'") from None
+    old = os.environ.get(KEY_ENV)
+    os.environ[KEY_ENV] = os.path.abspath(value)
+
+    def restore() -> None:
+        if old is None:
+            os.environ.pop(KEY_ENV, None)
+        else:
+            os.environ[KEY_ENV] = old
+
+    ctx.call_on_close(restore)
+
+
+key_option = click.option(
+    "--key",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=str),
+    expose_value=False,
+    is_eager=True,
+    callback=_apply_key,
+    help="Sign every ledger chain entry written with this Ed25519 key (tdmscan ledger "
+    "keygen) [env: TDMSCAN_LEDGER_KEY].",
+)

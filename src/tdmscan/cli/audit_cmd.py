@@ -17,6 +17,7 @@ from ._common import (
     allow_damaged_option,
     fail,
     fetch_options,
+    key_option,
     open_ledger,
     quiet_option,
     stderr_console,
@@ -281,6 +282,7 @@ def storage_failure(
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @quiet_option
 @allow_damaged_option
+@key_option
 def audit(
     manifest: str,
     ledger_dir: str,

@@ -14,6 +14,7 @@ from ._common import (
     agent_options,
     allow_damaged_option,
     fetch_options,
+    key_option,
     open_ledger,
     quiet_option,
     stdout_console,
@@ -160,6 +161,7 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
 )
 @quiet_option
 @allow_damaged_option
+@key_option
 def check(
     urls: tuple[str, ...],
     agents: tuple[str, ...],

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._common import key_option
+
 if TYPE_CHECKING:
     from ..ledger import Ledger
 
@@ -53,16 +55,36 @@ def ledger() -> None:
     metavar="HASH",
     help="A chain head published earlier; fail unless it is still part of the chain.",
 )
+@click.option(
+    "--trust",
+    multiple=True,
+    metavar="KEYFILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=str),
+    help="Public key (.pub from keygen) every signature must come from; repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems and the head.")
-def verify(ledger_dir: str, expected_head: str | None, as_json: bool, quiet: bool) -> None:
-    """Check the hash chain, every segment and every snapshot body.
+def verify(
+    ledger_dir: str,
+    expected_head: str | None,
+    trust: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Check the hash chain and its signatures, every segment and every snapshot body.
 
-    Exit 0 when clean, 1 when anything is modified, missing, extra or unlinked.
+    Exit 0 when clean, 1 when anything is modified, missing, extra, unlinked or not signed by
+    the key that signs the rest of the chain (or by a --trust key).
     """
+    from ..ledger.signing import KeyError_, load_public_key_id
+
+    try:
+        trusted = [load_public_key_id(p) for p in trust] if trust else None
+    except KeyError_ as exc:
+        raise click.BadParameter(str(exc), param_hint="'--trust'") from None
     led = open_ledger(ledger_dir)
     try:
-        rep = led.verify(expected_head=expected_head)
+        rep = led.verify(expected_head=expected_head, trusted=trusted)
     except OSError as exc:
         raise click.ClickException(f"cannot read the ledger: {exc}") from None
     if as_json:
@@ -78,6 +100,9 @@ def verify(ledger_dir: str, expected_head: str | None, as_json: bool, quiet: boo
                     "pending": rep.pending,
                     "issues": [_issue(i) for i in rep.issues],
                     "warnings": rep.warnings,
+                    "signature": rep.signature,
+                    "signers": rep.signers,
+                    "unsigned_entries": rep.unsigned_entries,
                 },
                 indent=2,
             )
@@ -97,9 +122,41 @@ def verify(ledger_dir: str, expected_head: str | None, as_json: bool, quiet: boo
                 click.echo(
                     f"{len(rep.pending)} interrupted commit(s) pending (fixed by the next writer)"
                 )
+            click.echo(signature_line(rep))
             click.echo("OK" if rep.ok else f"{len(rep.issues)} problem(s)")
         click.echo(f"chain head: {rep.head}")
     raise SystemExit(0 if rep.ok else 1)
+
+
+def signature_line(rep: object) -> str:
+    """Who signed the chain, in one line (the key id to compare with the one you published)."""
+    signers = getattr(rep, "signers", {})
+    unsigned = getattr(rep, "unsigned_entries", 0)
+    if not signers:
+        return (
+            "unsigned: chain entries carry no signature (create a key with `tdmscan ledger "
+            "keygen` and pass --key to writers)"
+        )
+    who = ", ".join(f"ed25519 key {k} ({n} entries)" for k, n in sorted(signers.items()))
+    extra = f"; {unsigned} unsigned entries before signing began" if unsigned else ""
+    return f"signed by {who}{extra}"
+
+
+@ledger.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+def keygen(path: str) -> None:
+    """Create an Ed25519 signing key for ledger chain entries (PATH and PATH.pub)."""
+    from ..ledger.signing import generate_key
+
+    try:
+        kid, pub = generate_key(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; not overwriting a key") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"key id {kid}")
+    click.echo(f"private key: {path} (keep it secret; pass it as --key to writers)")
+    click.echo(f"public key:  {pub} (publish it; verify with --trust {pub})")
 
 
 def _issue(i: object) -> dict[str, str]:
@@ -108,6 +165,7 @@ def _issue(i: object) -> dict[str, str]:
 
 @ledger.command()
 @ledger_option
+@key_option
 @click.option(
     "--small-rows",
     default=100_000,

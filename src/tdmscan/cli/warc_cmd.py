@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..types import MODES, PURPOSES
-from ._common import allow_damaged_option, open_ledger
+from ._common import allow_damaged_option, key_option, open_ledger
 
 _HELP_ROBOTS = (
     "WARC with archived robots.txt (and tdmrep.json, ai.txt) responses, e.g. Common Crawl's "
@@ -69,6 +69,7 @@ _HELP_ROBOTS = (
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No summary, warnings only.")
 @allow_damaged_option
+@key_option
 def warc(
     warcs: tuple[Path, ...],
     ledger: str | None,

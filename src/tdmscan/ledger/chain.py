@@ -48,8 +48,16 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256((entry["prev"] + canonical(entry)).encode("utf-8")).hexdigest()
 
 
-def build_entry(entry: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
-    """The full chain entry for ``entry`` at ``seq`` after ``prev``: one format for every store."""
+def build_entry(
+    entry: dict[str, Any], seq: int, prev: str, signer: Any = "active"
+) -> dict[str, Any]:
+    """The full chain entry for ``entry`` at ``seq`` after ``prev``: one format for every store.
+
+    Signed (``sig``, see signing.py) with ``signer``, by default the key named by
+    ``TDMSCAN_LEDGER_KEY`` when set; ``entry_hash`` covers the signature.
+    """
+    from .signing import active_signer, sign_entry
+
     full = {
         "seq": seq,
         "op": entry.get("op", "add"),
@@ -65,6 +73,7 @@ def build_entry(entry: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
     }
     if entry.get("note"):
         full["note"] = str(entry["note"])
+    sign_entry(full, active_signer() if signer == "active" else signer)
     full["entry_hash"] = entry_hash(full)
     return full
 

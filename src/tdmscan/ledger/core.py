@@ -10,7 +10,7 @@ import io
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from importlib import resources
@@ -24,6 +24,7 @@ from . import health
 from . import schema as S
 from .chain import COMPACT_LOCK_FILE, GENESIS, Chain, entry_hash, flocked, fsync_dir, utc_iso
 from .segments import Segment, ensure_dir, file_sha256, segment_name, tmp_name, write_segment
+from .signing import check_chain
 from .storage import LedgerLocationError, is_object_uri, parse_location
 from .writer import LedgerWriter, RunInfo, status_line
 
@@ -72,6 +73,11 @@ class VerifyReport:
     pending: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: "signed", "partly signed" (signing began after the first entries) or "unsigned"
+    signature: str = "unsigned"
+    #: key id -> entries it signed
+    signers: dict[str, int] = field(default_factory=dict)
+    unsigned_entries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -507,13 +513,16 @@ class Ledger:
                     out.append(rel.replace(os.sep, "/"))
         return out
 
-    def verify(self, expected_head: str | None = None) -> VerifyReport:
-        """Check the chain links, every segment's hash, extra files and every snapshot body."""
+    def verify(
+        self, expected_head: str | None = None, trusted: Iterable[str] | None = None
+    ) -> VerifyReport:
+        """Check the chain links and signatures, every segment's hash, extra files and every
+        snapshot body. ``trusted``: key ids every signature must come from."""
         with flocked(os.path.join(self.root, COMPACT_LOCK_FILE), shared=True):
             with self.chain.locked():
                 entries, problems = self.chain.read()
                 files = self._list_files()
-            rep = self._verify(entries, problems, files, expected_head)
+            rep = self._verify(entries, problems, files, expected_head, trusted)
         health.write_state(self.root, rep.ok, rep.head, rep.issues)
         return rep
 
@@ -523,8 +532,17 @@ class Ledger:
         problems: list[str],
         files: list[str],
         expected_head: str | None,
+        trusted: Iterable[str] | None = None,
     ) -> VerifyReport:
         rep = VerifyReport(head=GENESIS, entries=len(entries))
+        sigs = check_chain(entries, trusted)
+        rep.signature, rep.signers, rep.unsigned_entries = (
+            sigs.status,
+            sigs.signers,
+            sigs.unsigned,
+        )
+        for where, detail in sigs.problems:
+            rep.issues.append(Issue("signature", where, detail))
         for p in problems:
             rep.issues.append(Issue("chain", "chain.jsonl", p))
         prev = GENESIS

@@ -27,6 +27,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
@@ -359,10 +360,12 @@ class ObjectLedger(Ledger):
 
     # -- verification and compaction -------------------------------------------------------
 
-    def verify(self, expected_head: str | None = None) -> VerifyReport:
+    def verify(
+        self, expected_head: str | None = None, trusted: Iterable[str] | None = None
+    ) -> VerifyReport:
         entries, problems = self.chain.read()
         files = self._list_files()
-        rep = self._verify(entries, problems, files, expected_head)
+        rep = self._verify(entries, problems, files, expected_head, trusted)
         # Readers only ever read what the chain lists, so an object the chain does not name is
         # a writer that stopped between its two creates: invisible, and reported as such.
         kept: list[Issue] = []
