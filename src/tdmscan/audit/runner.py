@@ -70,6 +70,10 @@ class AuditConfig:
     fetcher: str = "aiohttp"
     ledger_shards: int = 16
     flush_rows: int = 10_000  # ledger segment size; small values only make sense in tests
+    #: Decisions reach disk at least this often (as well as every ``flush_rows`` per shard),
+    #: so a killed run loses at most about this many seconds of work; resume redoes them.
+    #: benchmarks/bench_commit.py measures the throughput cost (benchmarks/README.md).
+    flush_seconds: float = 2.0
     window: int | None = None  # origins fetched ahead of the decision loop
     #: Fetch origins in a child process (``tdmscan.fetch.remote``) so fetching and deciding
     #: use two cores: True, False, or None for "when it pays" (see ``_use_fetch_process``).
@@ -527,7 +531,9 @@ class AuditRunner:
                 cnt.skipped_rows = stats.shard_rows - stats.todo_rows
                 shards = c.shard[1] if c.shard else c.ledger_shards
                 status = "finished"
-                writer = self.ledger.writer(run, shards=shards, flush_rows=c.flush_rows)
+                writer = self.ledger.writer(
+                    run, shards=shards, flush_rows=c.flush_rows, flush_seconds=c.flush_seconds
+                )
                 self.reporter.start(cnt)
                 try:
                     with writer as w:

@@ -248,6 +248,14 @@ def storage_failure(
 )
 @click.option("--flush-rows", type=click.IntRange(1), default=10_000, hidden=True)
 @click.option(
+    "--commit-seconds",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Commit decisions to the ledger at least this often, so a killed run loses at most "
+    "about this much work (resume redoes it).",
+)
+@click.option(
     "--fetch-process",
     type=click.Choice(["auto", "on", "off"]),
     default="auto",
@@ -317,6 +325,7 @@ def audit(
     tmp_dir: Path | None,
     fetcher: str,
     flush_rows: int,
+    commit_seconds: float,
     fetch_process: str,
     progress_interval: float,
     engine: str,
@@ -440,6 +449,7 @@ def audit(
             memory_limit=memory_limit,
             fetcher=fetcher,
             flush_rows=flush_rows,
+            flush_seconds=commit_seconds,
             workdir=tmp_root,
             fetch_process={"auto": None, "on": True, "off": False}[fetch_process],
             as_of=as_of,
