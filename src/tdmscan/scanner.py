@@ -66,6 +66,7 @@ class ScanStats:
     page_cache_hits: int = 0
     requests: int = 0  # HTTP requests sent, redirect hops included
     verdicts: Counter[str] = field(default_factory=Counter)  # per decision returned
+    parse_budget_exceeded: int = 0  # documents not parsed within PARSE_BUDGET (fail closed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,7 +79,69 @@ class ScanStats:
             "page_cache_hits": self.page_cache_hits,
             "requests": self.requests,
             "verdicts": dict(self.verdicts),
+            "parse_budget_exceeded": self.parse_budget_exceeded,
         }
+
+
+#: Documents (an origin's files together, or a page) larger than this are parsed in the
+#: parse pool instead of on the event loop: a small robots.txt parses in microseconds, where a
+#: thread hop would cost more than the parse.
+OFFLOOP_BYTES = 64 * 1024
+#: Seconds a check waits for one document's parse before recording ``parse:budget-exceeded``
+#: (the origin, or the page, is then ``unknown``: fail closed).
+PARSE_BUDGET = 5.0
+#: Threads parsing large documents at once; more wait their turn (inside their budget).
+PARSE_WORKERS = 2
+BUDGET_EXCEEDED = "parse:budget-exceeded"
+
+
+class ParsePool:
+    """Large documents parsed in a bounded thread pool, each within a time budget.
+
+    The event loop only waits: other origins' fetches and small parses go on meanwhile (the
+    parsers are linear-time with byte caps, and pure-Python parsing yields the interpreter
+    lock every few milliseconds). Over budget, the check gets None and fails closed; the
+    thread is abandoned to finish on its own (Python cannot stop a thread), which the byte
+    caps bound. So the budget bounds a check's latency, not the CPU a parse may burn.
+    """
+
+    def __init__(self, workers: int = PARSE_WORKERS, budget: float = PARSE_BUDGET) -> None:
+        self.budget = budget
+        self._limiter: Any = None
+        self._workers = workers
+        self.exceeded = 0
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any | None:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._workers)
+        with anyio.move_on_after(self.budget):
+            return await anyio.to_thread.run_sync(
+                fn, *args, limiter=self._limiter, abandon_on_cancel=True
+            )
+        self.exceeded += 1
+        return None
+
+
+def _parse_site_warm(files: SiteFiles, agents: Sequence[str]) -> policy.SiteSignals:
+    """``policy.parse_site`` plus the work its first decisions would do on the event loop:
+    choosing each agent's robots.txt group and building its rule table (for a hostile file of
+    thousands of wildcard rules, a second of CPU)."""
+    site = policy.parse_site(files)
+    if site.robots is not None:
+        for agent in agents:
+            site.robots.match(agent, "/")
+    return site
+
+
+def _body_len(f: Fetched | None) -> int:
+    return len(f.body) if f is not None and f.body else 0
+
+
+def _over_budget(f: Fetched | None) -> Fetched | None:
+    """``f`` marked as not parsed in time (its bytes kept as evidence)."""
+    if f is None:
+        return None
+    return dataclasses.replace(f, error=BUDGET_EXCEEDED)
 
 
 class Scanner:
@@ -122,6 +185,7 @@ class Scanner:
         transport: Any = None,
         clock: Callable[[], float] | None = None,
         terms: bool = False,
+        parse_budget: float = PARSE_BUDGET,
     ) -> None:
         if isinstance(agents, str):
             agents = [agents]
@@ -138,6 +202,7 @@ class Scanner:
         self.limits = limits or FetchLimits()
         self.stale_limit = stale_limit
         self.terms = terms
+        self._parse_pool = ParsePool(budget=parse_budget)
 
         seen = {a.lower() for a in own}
         agents_all = list(own)
@@ -261,7 +326,7 @@ class Scanner:
     def _loader(self, origin: str) -> Callable[[policy.SiteSignals | None], Any]:
         async def load(previous: policy.SiteSignals | None) -> policy.SiteSignals:
             files = await self._fetch_files(origin, previous.files if previous else None)
-            site = policy.parse_site(files)
+            site = await self._parse_site(files)
             docs = await self._rsl_documents(site)
             return dataclasses.replace(site, rsl_documents=docs) if docs else site
 
@@ -328,12 +393,51 @@ class Scanner:
             robots = files.robots
             if robots is None or b"license" not in robots.body.lower():
                 return files, {}
-            return files, await self._rsl_documents(policy.parse_site(files))
+            return files, await self._rsl_documents(await self._parse_site(files))
 
         value = await self._files.get(origin, load)
         if self._files.stats.misses == before:
             self._stats.cache_hits += 1
         return value[0], dict(value[1])
+
+    async def _parse_site(self, files: SiteFiles) -> policy.SiteSignals:
+        """``policy.parse_site``, in the parse pool when the files are large.
+
+        Over budget, every file of the origin is marked ``parse:budget-exceeded`` and left
+        unparsed: robots.txt is then unreachable, so the origin is ``unknown`` (fail closed),
+        never judged on whichever of its files happened to parse.
+        """
+        size = sum(_body_len(f) for f in (files.robots, files.tdmrep, files.ai_txt, files.terms))
+        if size <= OFFLOOP_BYTES:
+            return policy.parse_site(files)
+        site = await self._parse_pool.run(_parse_site_warm, files, self.agents)
+        if site is not None:
+            return site
+        self._stats.parse_budget_exceeded += 1
+        marked = dataclasses.replace(
+            files,
+            robots=_over_budget(files.robots)
+            or Fetched(error=BUDGET_EXCEEDED, url=f"{files.origin}/robots.txt"),
+            tdmrep=_over_budget(files.tdmrep),
+            ai_txt=_over_budget(files.ai_txt),
+            terms=_over_budget(files.terms),
+        )
+        return policy.parse_site(marked)
+
+    async def _parse_page(self, page: Fetched, url: str) -> Fetched | policy.PageSignals:
+        """The page's signals, parsed in the parse pool when its body is large; over budget,
+        the page marked ``parse:budget-exceeded`` (its verdict is then ``unknown``)."""
+        if _body_len(page) <= OFFLOOP_BYTES:
+            return page
+        try:
+            path = parse_url(url).path_query
+        except InvalidURL:
+            return page
+        signals = await self._parse_pool.run(policy.parse_page, page, path)
+        if signals is not None:
+            return signals  # type: ignore[no-any-return]
+        self._stats.parse_budget_exceeded += 1
+        return _over_budget(page)  # type: ignore[return-value]
 
     async def _rsl_documents(self, site: policy.SiteSignals) -> dict[str, Fetched]:
         """Fetch the RSL licences robots.txt points to (for any configured agent), once each."""
@@ -379,14 +483,20 @@ class Scanner:
             return None
 
     def _decide(
-        self, url: str, agents: Sequence[str], site: Any, page: Fetched | None
+        self, url: str, agents: Sequence[str], site: Any, page: Any
     ) -> list[Decision]:
         return policy.decide(url, agents, site, page, purpose=self.purpose, mode=self.mode)
 
     def _finish(
-        self, url: str, agents: Sequence[str], site: Any, page: Fetched | None
+        self,
+        url: str,
+        agents: Sequence[str],
+        site: Any,
+        page: Fetched | None,
+        signals: Any = None,
     ) -> list[Decision]:
-        decisions = self._decide(url, agents, site, page)
+        """Decide (``signals``: the page already parsed, or marked over budget) and record."""
+        decisions = self._decide(url, agents, site, page if signals is None else signals)
         for d in decisions:
             self._stats.verdicts[d.verdict] += 1
         self._record(decisions, site, page)
@@ -416,13 +526,15 @@ class Scanner:
             return self._finish(url, agents, None, None)
         site = await self.site(origin)
         page = None
+        signals = None
         if deep:
             # Fetch the page only when our own token may crawl it: a deep check must not itself
             # ignore the robots.txt it is checking. A non-allowed verdict stands without the page.
             first = self._decide(url, [self.agent], site, None)[0]
             if first.verdict == "allowed":
                 page = await self._page(parse_url(url).url, origin, site)
-        return self._finish(url, agents, site, page)
+                signals = await self._parse_page(page, url)
+        return self._finish(url, agents, site, page, signals)
 
     def _origin_of(self, url: str) -> str | None:
         """The canonical origin of ``url``, or None when it is not a valid http(s) URL.

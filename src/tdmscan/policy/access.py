@@ -19,7 +19,7 @@ def apply(c: Collector, ctx: Context) -> None:
     f = page.fetched
     if f.unreachable:
         c.error(
-            "page:unreachable",
+            "parse:budget-exceeded" if f.error == "parse:budget-exceeded" else "page:unreachable",
             "page",
             "response",
             f"status {f.status}" if f.status else (f.error or "error"),

@@ -32,7 +32,10 @@ def _robots(
     }
     if branch == "unreachable":
         c.error(
-            "robots:unreachable",
+            # A robots.txt fetched but not parsed within the scanner's budget: say so.
+            "parse:budget-exceeded"
+            if f is not None and f.error == "parse:budget-exceeded"
+            else "robots:unreachable",
             "robots",
             "robots.txt",
             f"status {f.status}" if f and f.status else (f.error or "error") if f else "error",
