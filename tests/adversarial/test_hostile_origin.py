@@ -121,6 +121,7 @@ async def test_hostile_origins_do_not_flip_or_stall_other_checks(web: Any) -> No
             together, got = await _benign_latencies(s, 10)
     assert got == expected
     assert len(hostile) == 8
-    # Bounded, not timed: the slowest benign check under attack is within a second of the
-    # slowest alone (the documents' parse runs in the pool, not on the loop).
-    assert max(together) < max(alone) + 1.0, (max(alone), max(together))
+    # Bounded, not timed: the slowest benign check under attack is within two seconds of the
+    # slowest alone (parsing on the loop stalled them 5-8 s; the pool's threads still share
+    # the interpreter lock and two busy cores, hence the margin).
+    assert max(together) < max(alone) + 2.0, (max(alone), sorted(together)[-5:])
