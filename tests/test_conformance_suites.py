@@ -31,6 +31,7 @@ def _load(name: str) -> dict:
 GOOGLE = _load("google_robots_test.json")
 CPYTHON = _load("cpython_robotparser.json")
 SF = _load("sf_dictionary.json")
+PROTEGO = _load("protego_tests.json")
 
 #: (suite, test, agent, url) -> the heading in docs/robots-deviations.md that explains it.
 DEVIATIONS: dict[tuple[str, str, str, str], str] = {
@@ -51,6 +52,21 @@ DEVIATIONS: dict[tuple[str, str, str, str], str] = {
     ),
 }
 
+#: protego's Rule1TestBot ... Rule7TestBot groups: Google cuts each user-agent value at its
+#: first digit, so all seven are one "rule" group there and here (see the docs section).
+_DIGIT_AGENT_CASES = {
+    ("Rule1TestBot", "/fo.html"),
+    ("Rule2TestBot", "/fo.html"),
+    ("Rule2TestBot", "/food/xyz.html"),
+    ("Rule3TestBot", "/foo/bar.txt"),
+    ("Rule4TestBot", "/foo"),
+    ("Rule4TestBot", "/foo/bar.html"),
+}
+for _agent, _url in _DIGIT_AGENT_CASES:
+    DEVIATIONS[("protego", "test_allowed_wildcards", _agent, _url)] = (
+        "Agents with digits are cut at the first digit"
+    )
+
 
 def _path(url: str) -> str:
     try:
@@ -65,6 +81,12 @@ def _google_cases():
     for c in GOOGLE["allowed"]:
         key = ("google", c["test"], c["agent"], c["url"])
         yield pytest.param(c, key, id=f"{c['test']}:{c['agent']}:{c['url'][:60]}")
+
+
+def _protego_cases():
+    for c in PROTEGO["allowed"]:
+        key = ("protego", c["test"], c["agent"], c["url"])
+        yield pytest.param(c, key, id=f"protego:{c['test']}:{c['agent']}:{c['url'][:60]}")
 
 
 def _cpython_cases():
@@ -82,7 +104,7 @@ def _cpython_cases():
                 yield pytest.param(case, key, id=f"{c['name']}:{agent}:{url}")
 
 
-@pytest.mark.parametrize(("case", "key"), [*_google_cases(), *_cpython_cases()])
+@pytest.mark.parametrize(("case", "key"), [*_google_cases(), *_cpython_cases(), *_protego_cases()])
 def test_robots_suites(case: dict, key: tuple) -> None:
     url = case["url"] if case["url"].startswith("http") else "http://x.test" + case["url"]
     ours = parse_robots(case["robots_txt"]).match(case["agent"], _path(url)).allowed
