@@ -54,6 +54,21 @@ def test_parse_capture_time(raw: Any, want: datetime | None) -> None:
 
 
 SITES = [Site("a.test", {"/robots.txt": Resp(body="User-agent: *\nDisallow: /private/\n")})]
+# The live web of the then-vs-now test: a.test reserved since (robots.txt and tdmrep.json),
+# h.test lifted its disallow.
+NOW = [
+    Site(
+        "a.test",
+        {
+            "/robots.txt": Resp(body="User-agent: *\nDisallow: /\n"),
+            "/.well-known/tdmrep.json": Resp(
+                body='[{"location": "/*", "tdm-reservation": 1}]',
+                headers={"Content-Type": "application/json"},
+            ),
+        },
+    ),
+    Site("h.test", {"/robots.txt": Resp(body="User-agent: *\nAllow: /\n")}),
+]
 
 
 @pytest.fixture
@@ -391,3 +406,76 @@ def test_as_of_bad_input_is_one_line(tmp_path: Path, archive: dict[str, Any]) ->
         r = CliRunner().invoke(main, base + extra)
         assert r.exit_code == 2, (extra, r.output)
         assert msg in r.output and "Traceback" not in r.output, (extra, r.output)
+
+
+# -- then vs now -----------------------------------------------------------------------------
+
+
+def test_then_vs_now_diff_and_evidence_report(
+    tmp_path: Path, fakeweb: Any, fakeweb_env: Any
+) -> None:
+    fakeweb_env(fakeweb(NOW))
+    write_warc(
+        tmp_path / "then.warc.gz",
+        [
+            cap("http://a.test/robots.txt", "2024-01-01T00:00:00Z", ALLOW),
+            cap("http://h.test/robots.txt", "2024-01-01T00:00:00Z", DISALLOW),
+        ],
+    )
+    idx = tmp_path / "idx.duckdb"
+    assert (
+        run_cli("archive", "index", str(tmp_path / "then.warc.gz"), "-o", str(idx), "-q").exit_code
+        == 0
+    )
+    m = tmp_path / "m.csv"
+    m.write_text(
+        "url,timestamp\n"
+        "http://a.test/x,20240101060000\n"
+        "http://a.test/y,20240101070000\n"
+        "http://h.test/z,20240101080000\n"
+    )
+    led = tmp_path / "L"
+    then = run_cli(
+        "audit", str(m), "--ledger", str(led), "--as-of", "archive", "--archive", str(idx), "--json"
+    )
+    now = run_cli("audit", str(m), "--ledger", str(led), "--timeout", "2", "--json")
+    assert then.exit_code == 0 and now.exit_code == 0, (then.output, now.output)
+    run_a, run_b = json.loads(then.output)["run_id"], json.loads(now.output)["run_id"]
+    assert run_a != run_b  # the as-of settings are part of the run's identity: no resume
+
+    r = run_cli("diff", run_a, run_b, "--ledger", str(led), "--format", "json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    summary = {x["change"]: x["pairs"] for x in doc["summary"]}
+    assert summary["became_reserved"] == 2 and summary["became_allowed"] == 1
+    prot = {(x["domain"], x["protocol"]): x for x in doc["protocols"]}
+    assert set(prot) == {("a.test", "robots"), ("a.test", "tdmrep"), ("h.test", "robots")}
+    assert prot[("a.test", "robots")]["reservations_added"] == 2
+    assert prot[("a.test", "tdmrep")]["reservations_added"] == 2
+    assert prot[("a.test", "robots")]["reservations_withdrawn"] == 0
+    assert prot[("h.test", "robots")]["reservations_withdrawn"] == 1
+    assert prot[("h.test", "robots")]["reservations_added"] == 0
+    sides = {x["side"]: x for x in doc["runs"]}
+    assert sides["A"]["as_of"] == "archive" and sides["B"]["as_of"] == "live"
+    assert sides["A"]["last_copy_at"].startswith("2024-01-01")
+    table = run_cli("diff", run_a, run_b, "--ledger", str(led))
+    assert "reservations added" in table.output
+
+    r = run_cli("report", "evidence", "--ledger", str(led), "--format", "json", "--run", run_a)
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    tables = {t["query"]: t for sec in rep["sections"] for t in sec["tables"]}
+    asof = tables["evidence_asof"]["rows"]
+    assert len(asof) == 1 and asof[0]["as_of"] == "archive"
+    assert asof[0]["window_before_h"] == 24 and asof[0]["robots_copies"] == 2
+    assert asof[0]["first_copy_at"].startswith("2024-01-01")
+    assert asof[0]["copy_before"] == 3 and asof[0]["max_distance_h"] == 8
+    copies = tables["evidence_asof_copies"]["rows"]
+    assert sorted((c["origin"], c["decisions"]) for c in copies) == [
+        ("http://a.test", 2),
+        ("http://h.test", 1),
+    ]
+    # A live run alone has no as-of section.
+    r = run_cli("report", "evidence", "--ledger", str(led), "--format", "json", "--run", run_b)
+    live = json.loads(r.output)
+    assert not [t for sec in live["sections"] for t in sec["tables"] if "asof" in t["query"]]

@@ -176,10 +176,14 @@ async def test_terms_page_is_a_ledger_snapshot(web, tmp_path):
         await s.check("http://terms.test/article")
         await s.check("http://terms.test/other")
     led = Ledger(tmp_path / "led")
-    rows = led.connect().execute(
-        "SELECT f.url, f.status, s.size FROM fetches f JOIN snapshots s USING (sha256) "
-        "WHERE f.kind = 'terms'"
-    ).fetchall()
+    rows = (
+        led.connect()
+        .execute(
+            "SELECT f.url, f.status, s.size FROM fetches f JOIN snapshots s USING (sha256) "
+            "WHERE f.kind = 'terms'"
+        )
+        .fetchall()
+    )
     assert rows == [("http://terms.test/legal/terms-of-use", 200, len(RESERVING.body))]
 
 
@@ -228,7 +232,8 @@ def test_audit_terms_flag(web, tmp_path, fetch_process):
     con = Ledger(led).connect()
     assert con.execute("SELECT count(*) FROM fetches WHERE kind = 'terms'").fetchone() == (0,)
     r = CliRunner().invoke(
-        main, [*base, "--terms", "--new-run", "--fetch-process", fetch_process],
+        main,
+        [*base, "--terms", "--new-run", "--fetch-process", fetch_process],
         catch_exceptions=False,
     )
     assert r.exit_code == 0, r.output

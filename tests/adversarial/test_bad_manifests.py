@@ -46,7 +46,9 @@ ROW_CASES: dict[str, tuple[bytes, dict[str, str], list[str | None]]] = {
     ),
     "bytes.jsonl": (GOOD + b'\xff\xfe{"url": "\xc3("}\n', {}, [None, "bad-encoding"]),
     "huge-size.csv": (
-        b"url,size\nhttp://a.test/,99999999999999999999999999\n", {"size_column": "size"}, [None]
+        b"url,size\nhttp://a.test/,99999999999999999999999999\n",
+        {"size_column": "size"},
+        [None],
     ),
     "latin1.csv": (b"url,size\nhttp://a.test/\xe9,3\n", {}, ["bad-encoding"]),
 }

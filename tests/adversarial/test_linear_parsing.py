@@ -47,11 +47,7 @@ def test_tag_regex_reads_tags_as_before() -> None:
 
 
 def _xmp(n: int) -> bytes:
-    return (
-        b'<?xpacket begin=""?><a><![CDATA['
-        + b"<rdf:RDF " * n
-        + b']]></a><?xpacket end="w"?>'
-    )
+    return b'<?xpacket begin=""?><a><![CDATA[' + b"<rdf:RDF " * n + b']]></a><?xpacket end="w"?>'
 
 
 def test_xmp_packet_search_is_linear() -> None:

@@ -329,6 +329,8 @@ def diff(run_a: str, run_b: str, ledger_dir: str, fmt: str, output: str | None) 
                 key: [plain(r) for r in rep.table(q).records()]
                 for key, q in (
                     ("summary", "diff_summary"),
+                    ("runs", "diff_runs"),
+                    ("protocols", "diff_protocols"),
                     ("domains", "diff_domains"),
                     ("changes", "diff_changes"),
                     ("page_coverage", "diff_page_coverage"),
@@ -358,7 +360,14 @@ def _diff_table(rep: Report) -> str:
     for p in rep.sections[0].paragraphs:
         console.print(Text(p))
         console.print()
-    for q in ("diff_summary", "diff_domains", "diff_changes", "diff_page_coverage"):
+    for q in (
+        "diff_summary",
+        "diff_runs",
+        "diff_protocols",
+        "diff_domains",
+        "diff_changes",
+        "diff_page_coverage",
+    ):
         t = rep.table(q)
         rt = RichTable(title=t.title, title_justify="left")
         for c in t.columns:

@@ -26,6 +26,12 @@ def build_diff(ledger: Ledger, run_a: str, run_b: str) -> Report:
     q = start(ledger, {"run_a": run_a, "run_b": run_b}, scope=False)
     q.setup("diff_base")
     summary = q.table("diff_summary", "(url, agent) pairs by kind of change")
+    sides = q.table("diff_runs", "What each run was decided against")
+    protocols = q.table(
+        "diff_protocols",
+        "Reservations added and withdrawn, per registrable domain and protocol",
+        max_rows=None,
+    )
     domains = q.table("diff_domains", "Changes per registrable domain and agent", max_rows=None)
     changes = q.table("diff_changes", "Every change", max_rows=None)
     coverage = q.table("diff_page_coverage", "Page-level signals read in each run")
@@ -40,6 +46,15 @@ def build_diff(ledger: Ledger, run_a: str, run_b: str) -> Report:
         "became_unknown (a required check failed in run B), became_invalid, reason_changed "
         "(same verdict, other reasons), unchanged, only_in_a, only_in_b.",
     ]
+    side = {r["side"]: r for r in sides.records()}
+    if side.get("A", {}).get("as_of", "live") != "live":
+        paras.append(
+            f"Then and now: run A was decided as of {side['A']['as_of']} (against the archived "
+            "site files captured around when the content was collected), run B as of "
+            f"{side.get('B', {}).get('as_of', 'live')}. In the table of reservations per "
+            "protocol, added are reservations a site made after the content was collected and "
+            "withdrawn those it lifted since."
+        )
     for r in coverage.records():
         paras.append(
             f"Run {r['side']} ({r['run_id']}): "
@@ -52,7 +67,7 @@ def build_diff(ledger: Ledger, run_a: str, run_b: str) -> Report:
             serves="Code of Practice, Measure 1.3 (complying with reservations as they "
             "change); Template, section 3.1",
             paragraphs=paras,
-            tables=[summary, domains, changes, coverage],
+            tables=[summary, sides, protocols, domains, changes, coverage],
         ),
         sources_section(),
     ]

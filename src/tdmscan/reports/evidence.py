@@ -92,7 +92,7 @@ def build_evidence(
             "scope (every run, mode and agent); the URL counts follow the counting rule of the "
             "summary.",
         ],
-        tables=[period, runs],
+        tables=[period, runs, *_asof_tables(q)],
     )
 
     crawlers = q.table("evidence_crawlers", "Crawler configurations in scope", records_layout=True)
@@ -418,3 +418,20 @@ def _draft_text(
 
 
 __all__ = ["PROTOCOLS", "build_evidence"]
+
+
+def _asof_tables(q: Any) -> list[Table]:
+    """The as-of scope (runs decided against archived site files) and the copies they rest
+    on; nothing when no run in scope was an as-of run."""
+    asof = q.table(
+        "evidence_asof",
+        "As-of scope: runs decided against archived site files (what the site said when the "
+        "content was collected), the window a copy could lie in and the dates of the copies",
+        records_layout=True,
+    )
+    if not asof.rows:
+        return []
+    copies = q.table(
+        "evidence_asof_copies", "Archived copies the as-of decisions rest on", max_rows=50
+    )
+    return [asof, copies]
