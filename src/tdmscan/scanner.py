@@ -160,6 +160,10 @@ class Scanner:
     terms / AGB / CGU ..., else a few well-known paths) once per origin with the other files,
     and read it for natural-language reservations (``tos:*`` reason codes, inferred).
 
+    ``exclude_lists``: :class:`~tdmscan.signals.exclusions.ExclusionList` objects in force
+    besides the shipped infringing-site list; a URL on a listed domain is ``reserved``
+    (``access:listed-infringing``) and its origin is never contacted.
+
     ``ledger``: a directory (or :class:`~tdmscan.ledger.Ledger`) to record every decision and
     the origin files it rests on into, as one run of kind ``scan`` closed with the scanner;
     or any object with ``record(decisions, site_files, extra)``.
@@ -186,6 +190,7 @@ class Scanner:
         clock: Callable[[], float] | None = None,
         terms: bool = False,
         parse_budget: float = PARSE_BUDGET,
+        exclude_lists: Sequence[Any] = (),
     ) -> None:
         if isinstance(agents, str):
             agents = [agents]
@@ -203,6 +208,10 @@ class Scanner:
         self.stale_limit = stale_limit
         self.terms = terms
         self._parse_pool = ParsePool(budget=parse_budget)
+        from .signals.exclusions import default_exclusions
+
+        #: Infringing-site lists in force: the shipped one plus ``exclude_lists``.
+        self.exclusions = default_exclusions(*exclude_lists)
 
         seen = {a.lower() for a in own}
         agents_all = list(own)
@@ -336,6 +345,9 @@ class Scanner:
         """One fetch of the origin's three files, a still-good old robots.txt kept if the new
         one is unreachable (RFC 9309 2.3.1.4)."""
         self._stats.cache_misses += 1
+        if self._listed(origin):
+            # A listed infringing site is excluded whatever its files say: not contacted at all.
+            return SiteFiles(origin=origin, fetched_at=self._wall())
         self._stats.origins_fetched += 1
         self._gets += 3
         files = await fetch_site_files(
@@ -347,6 +359,13 @@ class Scanner:
         if self.terms:
             kept = await self._with_terms(kept)
         return kept
+
+    def _listed(self, origin: str) -> bool:
+        try:
+            host = parse_url(origin).host
+        except InvalidURL:
+            return False
+        return bool(self.exclusions.match(host))
 
     async def _with_terms(self, files: SiteFiles) -> SiteFiles:
         """``files`` with the origin's terms page, fetched only where robots.txt lets our own
@@ -401,6 +420,10 @@ class Scanner:
         return value[0], dict(value[1])
 
     async def _parse_site(self, files: SiteFiles) -> policy.SiteSignals:
+        """:meth:`_parse_site_pooled` with the infringing-site lists in force attached."""
+        return dataclasses.replace(await self._parse_site_pooled(files), exclusions=self.exclusions)
+
+    async def _parse_site_pooled(self, files: SiteFiles) -> policy.SiteSignals:
         """``policy.parse_site``, in the parse pool when the files are large.
 
         Over budget, every file of the origin is marked ``parse:budget-exceeded`` and left

@@ -91,6 +91,8 @@ class AuditConfig:
     #: settings (``derived_run_id``); a finished shard of it is refused unless ``rerun``
     #: names a deliberate second audit (every job of the array passes the same label).
     rerun: str | None = None
+    #: Infringing-site lists in force besides the shipped one (ExclusionList objects).
+    exclude_lists: Sequence[Any] = ()
 
     def as_of_time(self) -> datetime | None:
         """The single as-of time, or None for per-row capture times (``as_of="archive"``)."""
@@ -136,6 +138,11 @@ class AuditConfig:
             ),
             # Only when on, so runs started before the option existed keep their resume key.
             **({"terms": True} if self.terms else {}),
+            **(
+                {"exclude_lists": [f"{x.name}@{x.version}" for x in self.exclude_lists]}
+                if self.exclude_lists
+                else {}
+            ),
         }
 
 
@@ -345,8 +352,9 @@ class _RemoteSites:
     """``Scanner.site`` over a :class:`~tdmscan.fetch.remote.FetchProcess`: the child
     fetches, this process parses (parsing is cheap; pickling parsed objects is not)."""
 
-    def __init__(self, process: Any) -> None:
+    def __init__(self, process: Any, exclusions: Any = None) -> None:
         self.process = process
+        self.exclusions = exclusions
         self._stats = _SiteStats()
 
     @property
@@ -360,7 +368,7 @@ class _RemoteSites:
     async def site(self, origin: str) -> policy.SiteSignals:
         files, docs = await self.process.site_files(origin)
         self._stats.origins_fetched += 1
-        return policy.parse_site(files, docs)
+        return policy.parse_site(files, docs, exclusions=self.exclusions)
 
     async def aclose(self) -> None:
         await self.process.aclose()
@@ -428,6 +436,8 @@ class AuditRunner:
             kw["ttl"] = c.ttl
         if c.terms:
             kw["terms"] = True
+        if c.exclude_lists:
+            kw["exclude_lists"] = list(c.exclude_lists)
         factory = self.scanner_factory or Scanner
         return factory(agents=list(c.agents), **kw)
 
@@ -615,7 +625,9 @@ class AuditRunner:
 
         sites: Any = scanner
         if remote:
-            sites = self._sites = _RemoteSites(process or self._remote_process(scanner))
+            sites = self._sites = _RemoteSites(
+                process or self._remote_process(scanner), getattr(scanner, "exclusions", None)
+            )
             try:
                 await sites.start()
             except Exception as exc:
@@ -865,6 +877,7 @@ class AuditRunner:
             concurrency=max(1, c.concurrency),
             fetcher=c.fetcher,
             terms=c.terms,
+            exclude_lists=list(c.exclude_lists),
         )
 
     def _decide_batch(

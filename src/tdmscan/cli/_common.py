@@ -253,3 +253,33 @@ key_option = click.option(
     help="Sign every ledger chain entry written with this Ed25519 key (tdmscan ledger "
     "keygen) [env: TDMSCAN_LEDGER_KEY].",
 )
+
+
+def _exclude_lists_callback(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> list[Any]:
+    from ..signals.exclusions import ExclusionError, load_exclusion_list
+
+    out = []
+    for path in value:
+        try:
+            out.append(load_exclusion_list(path))
+        except ExclusionError as exc:
+            raise fail(str(exc)) from None
+    return out
+
+
+def exclude_list_option(f: F) -> F:
+    """``--exclude-list FILE.csv`` (repeatable): infringing-site lists besides the shipped one."""
+    return click.option(
+        "--exclude-list",
+        "exclude_lists",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        callback=_exclude_lists_callback,
+        metavar="FILE.csv",
+        help="A list of websites never to ingest (CSV: domain,source,date), besides the shipped "
+        "infringing-site list; repeatable. A URL on a listed domain (or a subdomain) is reserved "
+        "with access:listed-infringing, its site is not contacted, and the evidence names the "
+        "list and its version.",
+    )(f)

@@ -15,6 +15,7 @@ import click
 from ._common import (
     agent_options,
     allow_damaged_option,
+    exclude_list_option,
     fail,
     fetch_options,
     key_option,
@@ -169,6 +170,7 @@ def storage_failure(
     help="Also decide for the catalogue's AI-training agents (one ledger row per URL per agent).",
 )
 @click.option("--deep", is_flag=True, help="Also fetch each page's head for page-level signals.")
+@exclude_list_option
 @click.option(
     "--terms",
     is_flag=True,
@@ -309,6 +311,7 @@ def audit(
     purpose: str,
     training_agents: bool,
     deep: bool,
+    exclude_lists: list[Any],
     terms: bool,
     concurrency: int,
     timeout: float,
@@ -440,6 +443,7 @@ def audit(
             purpose=purpose,
             deep=deep,
             terms=terms,
+            exclude_lists=exclude_lists,
             concurrency=concurrency,
             timeout=timeout,
             ttl=ttl,

@@ -13,6 +13,7 @@ from ..types import Decision
 from ._common import (
     agent_options,
     allow_damaged_option,
+    exclude_list_option,
     fetch_options,
     key_option,
     open_ledger,
@@ -140,6 +141,7 @@ def _agents_label(agents: list[str], limit: int = 6) -> str:
     "for natural-language reservations (tos:* reasons, inferred: decisive in conservative "
     "mode only).",
 )
+@exclude_list_option
 @fetch_options(default_timeout=15.0)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout, one per URL.")
 @click.option(
@@ -170,6 +172,7 @@ def check(
     training_agents: bool,
     deep: bool,
     terms: bool,
+    exclude_lists: list[Any],
     timeout: float,
     ttl: float | None,
     user_agent: str | None,
@@ -201,6 +204,7 @@ def check(
         "limits": FetchLimits(**limit_kw),
         "fetcher": "httpx",  # a handful of requests: the default client starts fastest
         "terms": terms,
+        "exclude_lists": exclude_lists,
     }
     if ttl is not None:
         scanner_kw["ttl"] = ttl

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..types import MODES, PURPOSES
-from ._common import allow_damaged_option, key_option, open_ledger
+from ._common import allow_damaged_option, exclude_list_option, key_option, open_ledger
 
 _HELP_ROBOTS = (
     "WARC with archived robots.txt (and tdmrep.json, ai.txt) responses, e.g. Common Crawl's "
@@ -63,6 +63,7 @@ _HELP_ROBOTS = (
     "well-known path, as archived; live for origins fetched live) for natural-language "
     "reservations (tos:* reasons, inferred).",
 )
+@exclude_list_option
 @click.option("--mode", type=click.Choice(MODES), default="conservative", show_default=True)
 @click.option("--purpose", type=click.Choice(PURPOSES), default="train-ai", show_default=True)
 @click.option("--allow-private", is_flag=True, help="Allow live fetches to private addresses.")
@@ -78,6 +79,7 @@ def warc(
     fetch: bool,
     training_agents: bool,
     terms: bool,
+    exclude_lists: list,
     mode: str,
     purpose: str,
     allow_private: bool,
@@ -109,6 +111,7 @@ def warc(
         mode=mode,
         scanner_options={"allow_private": allow_private},
         terms=terms,
+        exclude_lists=exclude_lists,
     )
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2, sort_keys=True))

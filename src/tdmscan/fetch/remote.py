@@ -315,6 +315,7 @@ class FetchProcess:
         stall_timeout: float | None = 60.0,
         close_timeout: float = 5.0,
         terms: bool = False,
+        exclude_lists: Sequence[Any] = (),
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -334,6 +335,8 @@ class FetchProcess:
             scanner_kw["ttl"] = ttl
         if terms:
             scanner_kw["terms"] = True
+        if exclude_lists:
+            scanner_kw["exclude_lists"] = list(exclude_lists)
         if fetcher is not None:
             if not isinstance(fetcher, str):
                 raise TypeError("fetcher must be a fetcher name: a Fetcher object cannot cross")

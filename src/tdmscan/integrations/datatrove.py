@@ -90,6 +90,7 @@ class TdmscanFilter(BaseFilter):
         purpose: str = "train-ai",
         allow_private: bool = False,
         terms: bool = False,
+        exclude_lists: Sequence[str] = (),
         scanner_options: Mapping[str, Any] | None = None,
         source_kind: str = "manifest_audit",
         dataset_id: str | None = None,
@@ -113,6 +114,13 @@ class TdmscanFilter(BaseFilter):
         self.scanner_options = dict(scanner_options or {})
         self.scanner_options.setdefault("allow_private", allow_private)
         self.scanner_options.setdefault("terms", terms)
+        if exclude_lists:
+            from ..signals.exclusions import load_exclusion_list
+
+            # Loaded here, in the parent: a bad file fails before any task starts.
+            self.scanner_options.setdefault(
+                "exclude_lists", [load_exclusion_list(p) for p in exclude_lists]
+            )
         self.source_kind = source_kind
         self.dataset_id = dataset_id
         self.annotate_key = annotate_key

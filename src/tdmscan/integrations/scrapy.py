@@ -31,6 +31,7 @@ Settings (all optional):
 ``TDMSCAN_FETCHER``                 ``aiohttp`` (default) or ``httpx``
 ``TDMSCAN_TIMEOUT``                 seconds per origin-file fetch (default 15)
 ``TDMSCAN_TERMS``                   False; True also reads each site's terms-of-use page (``tos:*``)
+``TDMSCAN_EXCLUDE_LISTS``           CSV files of websites never to ingest (``domain,source,date``)
 ``TDMSCAN_SCANNER_OPTIONS``         dict of further :class:`~tdmscan.scanner.Scanner` arguments
 ==================================  ===========================================================
 
@@ -108,6 +109,11 @@ class TdmscanMiddleware:
         )
         options.setdefault("fetcher", settings.get("TDMSCAN_FETCHER", "aiohttp"))
         options.setdefault("terms", settings.getbool("TDMSCAN_TERMS", False))
+        lists = settings.getlist("TDMSCAN_EXCLUDE_LISTS")
+        if lists:
+            from ..signals.exclusions import load_exclusion_list
+
+            options.setdefault("exclude_lists", [load_exclusion_list(p) for p in lists])
         timeout = settings.getfloat("TDMSCAN_TIMEOUT", 0.0)
         if timeout > 0 and "limits" not in options:
             from ..fetch import FetchLimits

@@ -663,7 +663,8 @@ def _unreadable(rec: WarcRecord, agents: Sequence[str], purpose: str, mode: str)
 class _SiteCache:
     """Parsed site signals per archived capture, so each robots.txt is parsed once."""
 
-    def __init__(self) -> None:
+    def __init__(self, exclusions: Any = None) -> None:
+        self.exclusions = exclusions
         self._parsed: dict[tuple[str, str, str, str, str], SiteSignals] = {}
 
     def get(self, files: SiteFiles) -> SiteSignals:
@@ -676,7 +677,7 @@ class _SiteCache:
         )
         hit = self._parsed.get(key)
         if hit is None:
-            hit = self._parsed[key] = parse_site(files)
+            hit = self._parsed[key] = parse_site(files, exclusions=self.exclusions)
         return hit
 
 
@@ -709,6 +710,7 @@ def iter_warc(
     batch_size: int = 256,
     summary: WarcSummary | None = None,
     terms: bool = False,
+    exclude_lists: Sequence[Any] = (),
 ) -> Iterator[WarcResult]:
     """Evaluate every page record of ``paths`` for ``agents`` (used as given, in order).
 
@@ -733,7 +735,9 @@ def iter_warc(
         for rec in read_warc(p, max_body=max_body):
             archive.add(rec)
     summary.site_files = len(archive)
-    cache = _SiteCache()
+    from ..signals.exclusions import default_exclusions
+
+    cache = _SiteCache(default_exclusions(*exclude_lists))
     live_sites: dict[str, SiteSignals | None] = {}
     batch: list[WarcRecord] = []
 
@@ -819,6 +823,7 @@ def evaluate_warc(
     scanner_options: Mapping[str, Any] | None = None,
     on_result: Callable[[WarcResult], None] | None = None,
     terms: bool = False,
+    exclude_lists: Sequence[Any] = (),
 ) -> WarcSummary:
     """Evaluate WARC files; write every decision to ``ledger`` (a directory or Ledger) if given.
 
@@ -849,6 +854,11 @@ def evaluate_warc(
             "include_training_agents": include_training_agents,
             "max_body": max_body,
             **({"terms": True} if terms else {}),
+            **(
+                {"exclude_lists": [f"{x.name}@{x.version}" for x in exclude_lists]}
+                if exclude_lists
+                else {}
+            ),
         },
     )
     error: BaseException | None = None
@@ -861,6 +871,8 @@ def evaluate_warc(
             opts.setdefault("purpose", purpose)
             if terms:
                 opts.setdefault("terms", True)
+            if exclude_lists:
+                opts.setdefault("exclude_lists", list(exclude_lists))
             runner = ScannerThread(agents=all_agents, include_training_agents=False, **opts)
 
             async def one(scanner: Any, origin: str) -> SiteSignals:
@@ -882,6 +894,7 @@ def evaluate_warc(
             batch_size=batch_size,
             summary=summary,
             terms=terms,
+            exclude_lists=exclude_lists,
         ):
             if sink is not None:
                 sink.add(res)

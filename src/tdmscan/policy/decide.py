@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from ..signals import c2pa
+from ..signals.exclusions import ExclusionList, default_exclusions
 from ..signals.matching import product_token
 from ..types import MODES, PURPOSES, Decision, Fetched, SiteFiles, as_fetched
 from ..urls import InvalidURL, ParsedURL, parse_url, strip_credentials
@@ -23,6 +24,7 @@ from . import (
     embedded,
     inherited,
     licences,
+    listed,
     robots,
     robots_meta,
     rsl,
@@ -37,6 +39,7 @@ from .site import SiteSignals, parse_site
 #: from the Context and records into the Collector; adding a protocol means adding one here.
 #: The robots rule runs first: aipref reads its outcome.
 RULES: tuple[Callable[[Collector, Context], None], ...] = (
+    listed.apply,
     robots.apply,
     aipref.apply,
     content_signal.apply,
@@ -174,6 +177,7 @@ def evaluate(
     c2pa_manifest: Mapping | bytes | str | None = None,
     referrer: Fetched | None = None,
     terms: bytes | Fetched | None = None,
+    exclude_lists: Iterable[ExclusionList] = (),
 ) -> Decision:
     """The whole decision from raw inputs, no network (DESIGN.md, public API).
 
@@ -185,6 +189,8 @@ def evaluate(
     ``noimageai`` carry over as inferred reservations, SIGNALS 7.5-1). ``terms`` is the
     site's terms-of-use page: clauses reserving mining or AI training (``tos:tdm-reserved``)
     or prohibiting scraping (``tos:scraping-prohibited``) are inferred reservations.
+    ``exclude_lists`` are infringing-site lists in force besides the shipped one: a URL on a
+    listed domain is ``reserved`` with ``access:listed-infringing`` in every mode.
     """
     try:
         origin = parse_url(url).origin
@@ -198,7 +204,11 @@ def evaluate(
         terms=as_fetched(terms),
     )
     docs = {u: as_fetched(v, u) for u, v in (rsl_documents or {}).items()}
-    site = parse_site(files, {u: f for u, f in docs.items() if f is not None})
+    site = parse_site(
+        files,
+        {u: f for u, f in docs.items() if f is not None},
+        exclusions=default_exclusions(*exclude_lists) if exclude_lists else None,
+    )
     return decide(
         url,
         [agent],

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..signals import tdmrep
 from ..signals.aitxt import AiTxt, parse_ai_txt
+from ..signals.exclusions import ExclusionLists
 from ..signals.matching import product_token
 from ..signals.robots import RobotsTxt, parse_robots
 from ..signals.tos import TermsPage, parse_terms
@@ -34,6 +35,8 @@ class SiteSignals:
     rsl_documents: Mapping[str, Fetched] = field(default_factory=dict)
     #: The terms page read for natural-language reservations (None: not looked for / no page).
     terms: TermsPage | None = None
+    #: Infringing-site lists in force (None: the shipped list alone).
+    exclusions: ExclusionLists | None = None
     _agent_memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def crawl_delay(self, agent: str) -> float | None:
@@ -87,7 +90,12 @@ def robots_branch(f: Fetched | None) -> str:
     return "4xx-allow"
 
 
-def parse_site(files: SiteFiles, rsl_documents: Mapping[str, Fetched] | None = None) -> SiteSignals:
+def parse_site(
+    files: SiteFiles,
+    rsl_documents: Mapping[str, Fetched] | None = None,
+    *,
+    exclusions: ExclusionLists | None = None,
+) -> SiteSignals:
     branch = robots_branch(files.robots)
     robots = parse_robots(files.robots.body) if branch in ("parsed", "stale-copy") else None
     tdm = None
@@ -99,4 +107,6 @@ def parse_site(files: SiteFiles, rsl_documents: Mapping[str, Fetched] | None = N
     terms = None
     if files.terms is not None and files.terms.ok:
         terms = parse_terms(files.terms.body, content_type=files.terms.content_type)
-    return SiteSignals(files, robots, branch, tdm, ai, dict(rsl_documents or {}), terms)
+    return SiteSignals(
+        files, robots, branch, tdm, ai, dict(rsl_documents or {}), terms, exclusions
+    )
