@@ -155,3 +155,29 @@ def test_cli_bad_exclude_list_is_one_line(tmp_path):
     missing = str(tmp_path / "no")
     r = CliRunner().invoke(main, ["check", "http://a.test/", "--exclude-list", missing])
     assert r.exit_code == 2 and "cannot read" in r.output
+
+
+def test_evidence_report_lists_exclusions_per_list(web, tmp_path):
+    from tdmscan.reports import build_evidence
+
+    lists = tmp_path / "court-orders.csv"
+    lists.write_text(CSV)
+    manifest = tmp_path / "urls.txt"
+    manifest.write_text("http://pirate.test/a\nhttp://www.pirate.test/b\nhttp://fine.test/c\n")
+    led = tmp_path / "led"
+    r = CliRunner().invoke(
+        main,
+        ["audit", str(manifest), "--ledger", str(led), "--agent", "MyBot", "--quiet",
+         "--exclude-list", str(lists)],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rep = build_evidence(Ledger(led))
+    sec = next(s for s in rep.sections if s.id == "infringing-sites")
+    (table,) = sec.tables
+    row = dict(zip(table.columns, table.rows[0], strict=True))
+    assert len(table.rows) == 1
+    assert row["list"] == "court-orders" and row["list_version"].startswith("sha256:")
+    assert row["listed_domain"] == "pirate.test" and row["urls"] == 2
+    assert row["source"].startswith("Tribunal judiciaire")
+    assert "2 URLs in scope were excluded" in " ".join(sec.paragraphs)

@@ -309,3 +309,35 @@ def test_scrapy_setting_turns_terms_on():
     assert mw.scanner_options["terms"] is True
     mw = TdmscanMiddleware(get_crawler(settings_dict={}))
     assert mw.scanner_options["terms"] is False
+
+
+def test_evidence_report_terms_section(web, tmp_path):
+    from click.testing import CliRunner
+
+    from tdmscan.cli import main
+    from tdmscan.ledger import Ledger
+    from tdmscan.reports import build_evidence
+
+    manifest = tmp_path / "urls.txt"
+    manifest.write_text("http://terms.test/a\nhttp://terms.test/b\nhttp://agb.test/c\n")
+    led = tmp_path / "led"
+    r = CliRunner().invoke(
+        main,
+        ["audit", str(manifest), "--ledger", str(led), "--agent", "MyBot", "--quiet", "--terms"],
+        catch_exceptions=False,
+    )
+    assert r.exit_code == 0, r.output
+    rep = build_evidence(Ledger(led))
+    sec = next(s for s in rep.sections if s.id == "terms-of-use")
+    summary, clauses = sec.tables
+    k = summary.one()
+    assert k["origins_terms_looked_for"] == 2 and k["terms_pages_read"] == 2
+    assert k["urls_tdm_reserved_clause"] == 2 and k["urls_scraping_prohibited_clause"] == 1
+    assert k["urls_reserved_on_terms_only"] == 3
+    rows = [dict(zip(clauses.columns, r, strict=True)) for r in clauses.rows]
+    assert {(r["terms_page"], r["reason"], r["urls"]) for r in rows} == {
+        ("http://terms.test/legal/terms-of-use", "tos:tdm-reserved", 2),
+        ("http://agb.test/info/allgemeine-geschaeftsbedingungen.html",
+         "tos:scraping-prohibited", 1),
+    }  # fmt: skip
+    assert any("disputed" in p for p in sec.paragraphs)

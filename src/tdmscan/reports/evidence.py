@@ -66,7 +66,7 @@ def build_evidence(
             "Verdicts: allowed (every check ran and no reservation applies: may be ingested), "
             "reserved (a rights reservation or crawl disallow applies: excluded), unknown (a "
             "required check failed, e.g. robots.txt unreachable: not ingested, retry later), "
-            "invalid (not an http(s) URL). Sections 1 to 10 give the detail; section 11 is "
+            "invalid (not an http(s) URL). Sections 1 to 12 give the detail; section 13 is "
             "draft wording for the public summary; the appendices hold the figures per "
             "product token, a sample of decisions with their evidence, and every query.",
         ],
@@ -212,33 +212,16 @@ def build_evidence(
         tables=[access, barriers],
     )
 
-    s9 = Section(
-        "not-recorded",
-        "9. Not recorded by this ledger",
-        serves="Code of Practice, Measure 1.2 (exclusion of websites recognised as infringing) "
-        "and Measure 1.5 (point of contact and complaints)",
-        paragraphs=[
-            "Piracy exclusions (Code of Practice, Measure 1.2): tdmscan does not consult the "
-            "EU/EEA lists of websites recognised as persistently and repeatedly infringing; the "
-            "lists used, their versions and the domains excluded must be documented separately. "
-            "[LEGAL: lists and versions.]",
-            "Natural-language reservations (terms of service, imprint): tdmscan reads "
-            "machine-readable protocols only (section 3); whether a reservation written in prose "
-            "binds is unsettled case law (OLG Hamburg, 10 Dec 2025, 5 U 104/24, appeal to the "
-            "BGH allowed). [LEGAL: how such reservations are found and handled.]",
-            "Complaints (Code of Practice, Measure 1.5): complaints from rightsholders and their "
-            "handling are not recorded in this ledger; a complaint about a URL is answered from "
-            "it with SELECT * FROM evidence WHERE url = '...'. [LEGAL: point of contact, "
-            "complaint log.]",
-        ],
-    )
+    s9 = _exclusions_section(q)
+    s10 = _terms_section(q)
+    s11 = _not_recorded_section()
 
     chain = q.table("evidence_chain", "Hash chain of the ledger", kv=True)
     integrity = q.table("evidence_integrity", "Stored evidence integrity checks", kv=True)
     head = chain.one().get("chain_head") or ledger.head()
-    s10 = Section(
+    s12 = Section(
         "integrity",
-        "10. Integrity annex",
+        "12. Integrity annex",
         serves="Code of Practice, Measure 1.5 (answering complaints from the record); AI Act, "
         "Article 101 (no incorrect or misleading information)",
         paragraphs=[
@@ -255,20 +238,20 @@ def build_evidence(
     )
     if verify:
         vr = ledger.verify(expected_head=head)
-        s10.paragraphs.append(
+        s12.paragraphs.append(
             f"Verified when this report was generated: {'OK' if vr.ok else 'FAILED'} "
             f"({vr.segments} segments, {vr.snapshots_checked} snapshot bodies checked"
             + (f"; {len(vr.issues)} issues, first: {vr.issues[0]}" if vr.issues else "")
             + ")."
         )
     else:
-        s10.paragraphs.append(
+        s12.paragraphs.append(
             "The full verification was not run for this report (add --verify to include it)."
         )
 
-    s11 = Section(
+    s13 = Section(
         "draft",
-        "11. Draft text for the public summary (Template, sections 2.3 and 3.1)",
+        "13. Draft text for the public summary (Template, sections 2.3 and 3.1)",
         serves="Template, sections 2.3 and 3.1",
         draft=True,
     )
@@ -307,12 +290,100 @@ def build_evidence(
         tables=[sample],
         appendix=True,
     )
-    rep.sections = [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, sources_section(), a1, a2]
+    rep.sections = [
+        *(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13),
+        *(sources_section(), a1, a2),
+    ]
     rep.number_tables()  # the draft cites tables by number
-    s11.paragraphs = _draft_text(
+    s13.paragraphs = _draft_text(
         key, coverage.one(), crawlers, protocols, totals, reserved, branches
     )
     return finish(rep, q)
+
+
+def _exclusions_section(q: Any) -> Section:
+    from ..signals.exclusions import seed_list
+
+    seed = seed_list()
+    excluded = q.table(
+        "evidence_exclusions",
+        "URLs excluded as listed infringing websites, per list and listed domain",
+        max_rows=200,
+    )
+    n = sum(r[excluded.columns.index("urls")] for r in excluded.rows) if excluded.rows else 0
+    return Section(
+        "infringing-sites",
+        "9. Websites listed as infringing",
+        serves="Code of Practice, Measure 1.2 (exclusion of websites recognised as persistently "
+        "and repeatedly infringing); Template, section 3.2",
+        paragraphs=[
+            "A URL whose host is a listed domain, or one of its subdomains, is never ingested "
+            "(reason access:listed-infringing, in every policy mode and for every purpose), and "
+            "the scanner does not contact such a site at all. Each exclusion names the list and "
+            "its version. tdmscan ships a seed list "
+            f"({seed.name}, version {seed.version}, {len(seed)} domains, each with its source); "
+            "the lists of EU/EEA courts and authorities that apply to a crawl are added as user "
+            "lists (--exclude-list, CSV with domain, source and date per entry), whose version "
+            "is the SHA-256 of the file used.",
+            f"{n:,} URLs in scope were excluded this way."
+            if n
+            else "No URL in scope was on a list in force.",
+        ],
+        tables=[excluded],
+    )
+
+
+def _terms_section(q: Any) -> Section:
+    summary = q.table("evidence_tos_summary", "Terms-of-use pages and clauses found", kv=True)
+    clauses = q.table(
+        "evidence_tos_clauses", "Clauses read as reservations (up to 100)", records_layout=True
+    )
+    looked = summary.one().get("origins_terms_looked_for") or 0
+    return Section(
+        "terms-of-use",
+        "10. Reservations in terms of use (natural language)",
+        serves="Code of Practice, Measure 1.3; Directive (EU) 2019/790, Article 4(3) and "
+        "recital 18; Template, section 3.1",
+        paragraphs=[
+            "Runs made with --terms (on by default in tdmscan check) look for each site's terms "
+            "of use (a home-page link reading terms, conditions, legal notice, AGB, CGU and their "
+            "equivalents, else well-known paths), keep the page as a snapshot and read it for "
+            "clauses that reserve text and data mining, AI training or data-set building "
+            "(tos:tdm-reserved) or that prohibit scraping and automated access without naming "
+            "them (tos:scraping-prohibited). The clause text and its SHA-256 are the evidence.",
+            "These are declared reservations whose legal effect is disputed: the Regional Court "
+            "of Hamburg (27 Sep 2024, 310 O 227/23) considered a reservation in a website's "
+            "terms of use to be machine-readable; on appeal the Higher Regional Court of Hamburg "
+            "(10 Dec 2025, 5 U 104/24) reportedly held such a clause not machine-readable, with "
+            "a further appeal allowed. They are inferred reservations: decisive in conservative "
+            "mode, recorded without deciding in strict mode. A scraping prohibition is a "
+            "contract term rather than a copyright reservation.",
+            "No terms page was looked for in scope (no run used --terms)."
+            if not looked
+            else f"Terms pages were looked for on {looked:,} sites in scope.",
+        ],
+        tables=[summary, clauses],
+    )
+
+
+def _not_recorded_section() -> Section:
+    return Section(
+        "not-recorded",
+        "11. Not recorded by this ledger",
+        serves="Code of Practice, Measures 1.2 and 1.5",
+        paragraphs=[
+            "Which EU/EEA lists of infringing websites apply to a crawl, and that every one of "
+            "them was supplied, is a legal determination outside the ledger: it records the lists "
+            "that were in force (section 9), not the ones that were not. [LEGAL: lists "
+            "consulted and why they are complete.]",
+            "Whether a reservation written in prose binds is a question of law (section 10); the "
+            "ledger keeps the clause and what the policy did with it. [LEGAL: how such "
+            "reservations are handled.]",
+            "Paywalls and CAPTCHAs served inside an ordinary 200 page, and content reached "
+            "without tdmscan (another crawler, a third-party data set without URLs) cannot be "
+            "seen by it.",
+        ],
+    )
 
 
 def _summary_sentence(k: dict[str, Any]) -> str:
