@@ -41,6 +41,21 @@ def sites() -> list[Site]:
             },
         ),
         Site("slow.test", {"/robots.txt": Resp(body=OPEN, delay=1.5)}),
+        Site(
+            "terms.test",
+            {
+                "/robots.txt": Resp(body=OPEN),
+                "/": Resp(
+                    body='<html><body><a href="/terms">Terms of use</a></body></html>',
+                    content_type="text/html",
+                ),
+                "/terms": Resp(
+                    body="<html><body>Text and data mining of this site is prohibited. We "
+                    "reserve all rights under Article 4 of Directive 2019/790.</body></html>",
+                    content_type="text/html",
+                ),
+            },
+        ),
     ] + [Site(f"s{i}.test", {"/robots.txt": Resp(body=PRIVATE)}) for i in range(20)]
 
 
@@ -365,6 +380,15 @@ def test_bearer_token_on_every_route_but_healthz(web: FakeWeb, tmp_path: Path) -
         with srv.client(token="s3cret-token") as c:
             assert c.get("/v1/check", params={"url": "http://open.test/"}).json()["ingest"]
             assert c.get("/metrics").status_code == 200
+
+
+def test_terms_pages_only_with_the_option(web: FakeWeb, shared: Server, tmp_path: Path) -> None:
+    url = {"url": "http://terms.test/a"}
+    with shared.client() as c:
+        assert c.get("/v1/check", params=url).json()["verdict"] == "allowed"
+    with Server(tmp_path / "l", "--terms", proxy=web.proxy_url) as srv, srv.client() as c:
+        d = c.get("/v1/check", params=url).json()
+    assert (d["verdict"], d["reasons"]) == ("reserved", ["tos:tdm-reserved"])
 
 
 # ---------------------------------------------------------------------- address guard

@@ -60,6 +60,12 @@ def _is_loopback(host: str) -> bool:
     show_default=True,
     help="Decide for the catalogue's AI-training agents too when a request asks all=true.",
 )
+@click.option(
+    "--terms",
+    is_flag=True,
+    help="Also find and read each origin's terms-of-use page for natural-language reservations "
+    "(tos:* reasons; one more fetch per origin).",
+)
 @fetch_options(default_timeout=10.0)
 @click.option(
     "--token-file",
@@ -111,6 +117,7 @@ def serve(
     mode: str,
     purpose: str,
     training_agents: bool,
+    terms: bool,
     timeout: float,
     ttl: float | None,
     user_agent: str | None,
@@ -140,6 +147,7 @@ def serve(
         purpose=purpose,
         mode=mode,
         training_agents=training_agents,
+        terms=terms,
         host=host,
         port=port,
         token=token,

@@ -40,6 +40,7 @@ class ServeConfig:
     purpose: str = "train-ai"  # default purpose of every request
     mode: str = "conservative"
     training_agents: bool = True  # ?all=true also decides for the catalogue's training tokens
+    terms: bool = False  # also read each origin's terms-of-use page (one more fetch per origin)
     host: str = "127.0.0.1"
     port: int = 8787
     token: str | None = None  # bearer token required on every route but /healthz
@@ -186,6 +187,7 @@ class Gate:
             mode=c.mode,
             purpose=c.purpose,
             include_training_agents=c.training_agents,
+            terms=c.terms,
             allow_private=c.allow_private,
             limits=limits,
             fetcher=self._fetcher,  # type: ignore[arg-type]
@@ -202,6 +204,7 @@ class Gate:
                 "command": "serve",
                 "agents": list(scanner.agents),
                 "allow_private": c.allow_private,
+                "terms": c.terms,
                 "timeout": c.timeout,
                 "fetch_concurrency": c.fetch_concurrency,
                 "ttl": c.ttl,
