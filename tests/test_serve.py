@@ -41,6 +41,8 @@ def sites() -> list[Site]:
             },
         ),
         Site("slow.test", {"/robots.txt": Resp(body=OPEN, delay=1.5)}),
+        Site("dead.test", {"/robots.txt": Resp(hang=True)}),
+        Site("big.test", {"/robots.txt": Resp(body=PRIVATE, oversize=3 << 20)}),
         Site(
             "terms.test",
             {
@@ -389,6 +391,19 @@ def test_terms_pages_only_with_the_option(web: FakeWeb, shared: Server, tmp_path
     with Server(tmp_path / "l", "--terms", proxy=web.proxy_url) as srv, srv.client() as c:
         d = c.get("/v1/check", params=url).json()
     assert (d["verdict"], d["reasons"]) == ("reserved", ["tos:tdm-reserved"])
+
+
+def test_byte_cap_and_deadline_of_the_scanner_apply(
+    web: FakeWeb, shared: Server, tmp_path: Path
+) -> None:
+    with shared.client() as c:
+        d = c.get("/v1/check", params={"url": "http://big.test/private/a"}).json()
+    # 3 MiB robots.txt: read up to the cap, the rules before it still apply.
+    assert d["robots"]["truncated"] is True
+    assert d["verdict"] == "reserved"
+    with Server(tmp_path / "l", "--timeout", "1", proxy=web.proxy_url) as srv, srv.client() as c:
+        d = c.get("/v1/check", params={"url": "http://dead.test/a"}).json()
+    assert (d["verdict"], d["robots"]["error"]) == ("unknown", "timeout")
 
 
 # ---------------------------------------------------------------------- address guard
