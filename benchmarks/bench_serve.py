@@ -129,10 +129,34 @@ class Load:
                 if self.server_cpu or self.client_cpu
                 else ""
             )
+            + (
+                f" ({self.server_cpu / self.urls * 1e6:.0f} us server CPU/check)"
+                if self.server_cpu and self.urls
+                else ""
+            )
+            + (
+                f" ({self.client_cpu / self.urls * 1e6:.0f} us CPU/check)"
+                if self.label.startswith("in-process") and self.urls
+                else ""
+            )
         )
 
 
 # ---------------------------------------------------------------------- load
+
+
+async def fetch_outcomes(base: str) -> dict[str, int]:
+    """The server's fetch outcome counters: a fast figure must not hide timeouts."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with aiohttp.ClientSession(base) as s, s.get("/metrics") as r:
+        text = await r.text()
+    out: dict[str, int] = {}
+    for fam in text_string_to_metric_families(text):
+        if fam.name == "tdmscan_serve_fetches":
+            for sample in fam.samples:
+                out[sample.labels["outcome"]] = int(sample.value)
+    return out
 
 
 async def get_load(
@@ -355,7 +379,9 @@ async def main(args: argparse.Namespace) -> None:
     dead_sites = [Site(f"dead{i}.test", {"/robots.txt": Resp(hang=True)}) for i in range(n_faulty)]
     fresh = [f"fresh{i}.test" for i in range(args.fresh)]
     fresh_sites = [Site(h, {"/robots.txt": Resp(body=OPEN)}) for h in fresh]
-    web = FakeWeb.spawn([*slow_sites, *dead_sites, *fresh_sites], generator="bench", n_hosts=n)
+    web = FakeWeb.spawn(
+        [*slow_sites, *dead_sites, *fresh_sites], generator="bench", n_hosts=n, max_seconds=3600
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     load1, load5, _ = os.getloadavg()
     print(
@@ -374,6 +400,7 @@ async def main(args: argparse.Namespace) -> None:
         try:
             cold = await batch_load(srv.url, urls, 1000, 4, "cold batch POST (4 x 1,000 URLs)")
             print(cold.line())
+            print(f"{'  fetch outcomes (server /metrics)':<34} {await fetch_outcomes(srv.url)}")
             rng = random.Random(1)
             sample = [rng.choice(urls) for _ in range(args.requests)]
 
