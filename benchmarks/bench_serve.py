@@ -460,6 +460,7 @@ async def main(args: argparse.Namespace) -> None:
                     [f"http://slow{i}.test/x" for i in range(n_faulty)],
                     [f"http://dead{i}.test/x" for i in range(n_faulty)],
                 )
+                outcomes = await fetch_outcomes(srv.url)
             finally:
                 srv.stop()
             for load in hol[:4]:
@@ -468,6 +469,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"  {'slow+dead checks themselves':<32} {hol[4]['slow_dead_checks']} checks, "
                 f"p50 {hol[4]['slow_dead_p50_s']:.2f} s, max {hol[4]['slow_dead_max_s']:.2f} s"
             )
+            print(f"  {'fetch outcomes (server /metrics)':<32} {outcomes}")
 
         # SIGKILL: what a kill -9 loses, against the flush window.
         flush = args.flush_seconds
@@ -485,10 +487,11 @@ async def main(args: argparse.Namespace) -> None:
                 srv.stop(signal.SIGKILL)
             on_disk = ledger_urls(ledger, run_id)
             lost = len(acked - on_disk)
+            rate = len(acked) / kill_after  # the rate reached, not the one asked for
             worst = max(worst, lost)
             print(
                 f"  kill {attempt + 1}: after {kill_after:.2f} s, acknowledged {len(acked):,}, "
-                f"on disk {len(on_disk & acked):,}, lost {lost:,} = {lost / args.rate:.2f} s "
+                f"on disk {len(on_disk & acked):,}, lost {lost:,} = {lost / rate:.2f} s "
                 f"of checks (window {flush:g} s)"
             )
         srv = ServeProc(ledger, web.proxy_url).start()
