@@ -176,7 +176,7 @@ def test_broken_child_falls_back_in_auto_mode_and_fails_when_asked_for(
     """The fetch process is an optimisation: in auto mode a child that cannot start means
     fetching in-process (with a warning), never a failed audit; asked for, it is an error."""
     from tdmscan.audit import runner as runner_mod
-    from tdmscan.fetch.remote import FetchProcess
+    from tdmscan.audit.fetch_process import FetchProcess
 
     fakeweb_env(demo_web)
     monkeypatch.setattr(runner_mod, "FETCH_PROCESS_MIN_ORIGINS", 1)

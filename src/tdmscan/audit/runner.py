@@ -75,7 +75,7 @@ class AuditConfig:
     #: benchmarks/bench_commit.py measures the throughput cost (benchmarks/README.md).
     flush_seconds: float = 2.0
     window: int | None = None  # origins fetched ahead of the decision loop
-    #: Fetch origins in a child process (``tdmscan.fetch.remote``) so fetching and deciding
+    #: Fetch origins in a child process (``tdmscan.audit.fetch_process``) so fetching and deciding
     #: use two cores: True, False, or None for "when it pays" (see ``_use_fetch_process``).
     fetch_process: bool | None = None
     workdir: Path | None = None  # DuckDB temp files (default: a temp dir beside the ledger)
@@ -349,7 +349,7 @@ class _SiteStats:
 
 
 class _RemoteSites:
-    """``Scanner.site`` over a :class:`~tdmscan.fetch.remote.FetchProcess`: the child
+    """``Scanner.site`` over a :class:`~tdmscan.audit.fetch_process.FetchProcess`: the child
     fetches, this process parses (parsing is cheap; pickling parsed objects is not)."""
 
     def __init__(self, process: Any, exclusions: Any = None) -> None:
@@ -863,7 +863,7 @@ class AuditRunner:
         self._sites = self._archive
 
     def _remote_process(self, scanner: Any) -> Any:
-        from ..fetch.remote import FetchProcess
+        from .fetch_process import FetchProcess
 
         c = self.config
         return FetchProcess(

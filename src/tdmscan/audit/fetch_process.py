@@ -2,7 +2,7 @@
 
 A batch audit is CPU-bound in one process: the event loop both drives aiohttp for every
 origin's three site files and decides and writes the URLs behind them. :class:`FetchProcess`
-moves the fetching into a child Python process (``python -m tdmscan.fetch.remote``) that runs
+moves the fetching into a child Python process (``python -m tdmscan.audit.fetch_process``) that runs
 an ordinary :class:`~tdmscan.scanner.Scanner`; the parent asks for an origin and gets back
 exactly what ``Scanner.site(origin)`` fetches (``site.files`` and ``site.rsl_documents``, from
 ``Scanner.site_files``, which skips the parsing the parent does anyway)::
@@ -81,8 +81,8 @@ try:
 except ImportError:  # pragma: no cover - not on Windows
     fcntl = None  # type: ignore[assignment]
 
+from ..fetch.limits import FetchLimits
 from ..types import Fetched, SiteFiles
-from .limits import FetchLimits
 
 __all__ = [
     "FRAME_BODY_BYTES",
@@ -297,7 +297,7 @@ class FetchProcess:
     """
 
     #: Interpreter arguments that start the child (tests substitute misbehaving children).
-    child_args: tuple[str, ...] = ("-m", "tdmscan.fetch.remote")
+    child_args: tuple[str, ...] = ("-m", "tdmscan.audit.fetch_process")
 
     def __init__(
         self,
@@ -818,7 +818,7 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
     try:
         msg = await _read_frame(reader)
     except ProtocolError as exc:
-        print(f"tdmscan.fetch.remote: {exc}", file=sys.stderr)
+        print(f"tdmscan.audit.fetch_process: {exc}", file=sys.stderr)
         return 2
     if msg is None:
         return 0
@@ -864,7 +864,7 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 if isinstance(exc, ConnectionError | BrokenPipeError):
                     status = max(status, 1)  # the parent went away while we wrote
                 else:
-                    print("tdmscan.fetch.remote: fatal error", file=sys.stderr)
+                    print("tdmscan.audit.fetch_process: fatal error", file=sys.stderr)
                     traceback.print_exception(exc, file=sys.stderr)
                     status = 1
             elif task is not tasks[0]:
@@ -877,12 +877,12 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 
 
 def main() -> int:
-    """Entry point of ``python -m tdmscan.fetch.remote``: serve one parent over stdin/stdout."""
+    """Entry point of ``python -m tdmscan.audit.fetch_process``: serve one parent over stdio."""
     # The parent owns Ctrl-C: it shuts the child down through its stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.stdin is not None and sys.stdin.isatty():
         print(
-            "tdmscan.fetch.remote is started by tdmscan.fetch.remote.FetchProcess; "
+            "tdmscan.audit.fetch_process is started by tdmscan.audit.fetch_process.FetchProcess; "
             "it speaks a binary protocol on stdin/stdout.",
             file=sys.stderr,
         )
@@ -899,7 +899,7 @@ def main() -> int:
 
 if __name__ == "__main__":
     # Run the importable module rather than this ``__main__`` copy: the pickles name their
-    # rebuild functions by module, and the parent knows them as ``tdmscan.fetch.remote``.
-    from tdmscan.fetch.remote import main as _main
+    # rebuild functions by module, and the parent knows them as ``tdmscan.audit.fetch_process``.
+    from tdmscan.audit.fetch_process import main as _main
 
     sys.exit(_main())

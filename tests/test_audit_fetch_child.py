@@ -22,9 +22,9 @@ import anyio
 import pytest
 
 import tdmscan.types
+from tdmscan.audit.fetch_process import FetchProcess, dumps
 from tdmscan.fakeweb import Resp, Site, bench_generator, demo_sites
 from tdmscan.fetch import FetchLimits
-from tdmscan.fetch.remote import FetchProcess, dumps
 from tdmscan.scanner import Scanner
 from tdmscan.types import Fetched, SiteFiles
 
@@ -284,7 +284,7 @@ async def test_bad_config_fails_start():
 
 FAKE_CHILD = """
 import os, struct, sys, time
-from tdmscan.fetch.remote import _frame
+from tdmscan.audit.fetch_process import _frame
 inp = sys.stdin.buffer
 n, = struct.unpack("!Q", inp.read(8)); inp.read(n)          # the config
 os.write(1, _frame(("ready", {"agents": ("MyBot",)})))
@@ -325,7 +325,7 @@ async def test_child_breaking_the_protocol_fails_calls(action, message, status):
 PARENT = """
 import asyncio, sys
 from tdmscan.fetch import FetchLimits
-from tdmscan.fetch.remote import FetchProcess
+from tdmscan.audit.fetch_process import FetchProcess
 
 async def main():
     fp = FetchProcess(agents=["MyBot"], mode="conservative", purpose="train-ai",
