@@ -1,6 +1,6 @@
 """robots.txt decisions per second on the AI-era corpus, next to bare protego in the same run.
 
-Workload: every file of ``../shared/data/robots-corpus-ai-era.parquet`` (16,082 real files),
+Workload: every file of ``fixtures/robots-corpus-ai-era.parquet`` (16,082 real files),
 15 AI agents, 5 paths: 1.2 M decisions. Each file is parsed once by both libraries; only the
 queries are timed. tdmscan is timed twice: the first pass includes building each agent's
 compiled rule set (what a crawl that asks few URLs per origin pays), the second is steady
@@ -39,7 +39,7 @@ AGENTS = (
     "Amazonbot",
 )
 PATHS = ("/", "/news/article-1", "/search?q=x", "/wp-admin/", "/api/v1/x")
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def load(limit: int | None) -> list[bytes]:
@@ -47,7 +47,7 @@ def load(limit: int | None) -> list[bytes]:
 
     path = DATA / "robots-corpus-ai-era.parquet"
     if not path.exists():
-        sys.exit(f"corpus not found: {path} (the repository must sit beside shared/)")
+        sys.exit(f"corpus not found: {path} (see fixtures/README.md)")
     bodies = pq.read_table(path, columns=["robots_txt"]).column("robots_txt").to_pylist()
     return bodies[:limit] if limit else bodies
 

@@ -171,7 +171,7 @@ async def main_async(args: argparse.Namespace) -> int:
         for n in sizes:
             hosts = gen.hosts()[:n]
             for c in concurrencies:
-                # httpx collapses at C=500 (ECOSYSTEM.md 5.3): time it only where it finishes.
+                # httpx collapses at C=500 (measured here): time it only where it finishes.
                 with_httpx = args.httpx and n <= 2000 and c <= 100
                 for kind in ["aiohttp", *(["httpx"] if with_httpx else [])]:
                     fw.reset_counts()

@@ -1,4 +1,4 @@
-"""IETF aipref (SIGNALS §3): the RFC 9651 dictionary parser and usage statements."""
+"""IETF aipref: the RFC 9651 dictionary parser and usage statements."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spawning ai.txt: SIGNALS.md section 6, every edge case of 6.4."""
+"""Spawning ai.txt: every edge case of its robots.txt-like syntax."""
 
 from __future__ import annotations
 

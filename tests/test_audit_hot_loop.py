@@ -133,11 +133,11 @@ def test_canonical_flags_agree_with_fast_path() -> None:
     assert flags.count(True) >= 5 and flags.count(False) >= 5
 
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_audit_of_real_urls_equals_scanner(tmp_path: Path, fakeweb: Any, fakeweb_env: Any) -> None:
-    """20,000 real URLs of 1,265 sites (../shared/data, the 2019 corpus), each host serving
+    """20,000 real URLs of 1,265 sites (fixtures/, the 2019 corpus), each host serving
     its site's real robots.txt: every audit row equals Scanner.check_all for the same URL.
     Real paths (escapes, non-ASCII, queries, odd punctuation) exercise the shortcut and the
     general loop side by side. https is rewritten to http: the fake web does not do TLS."""
@@ -150,8 +150,7 @@ def test_audit_of_real_urls_equals_scanner(tmp_path: Path, fakeweb: Any, fakeweb
 
     urls_file = CORPUS / "robots-corpus-2019-urls.parquet"
     robots_file = CORPUS / "robots-corpus-2019.parquet"
-    if not urls_file.exists() or not robots_file.exists():
-        pytest.skip(f"corpus {CORPUS} absent: the repository must sit beside shared/data")
+    assert urls_file.exists() and robots_file.exists(), "fixtures/ incomplete (fixtures/README.md)"
     robots = dict(
         zip(
             *(pq.read_table(robots_file).column(c).to_pylist() for c in ("site", "robots_txt")),

@@ -1,4 +1,4 @@
-"""The AI agent catalogue (SIGNALS §9)."""
+"""The AI agent catalogue."""
 
 from __future__ import annotations
 
@@ -89,9 +89,7 @@ def test_every_agent_well_formed(cat):
 def test_json_shipped_and_reproducible(tmp_path):
     shipped = ROOT / "src" / "tdmscan" / "signals" / "data" / "ai_agents.json"
     assert shipped.exists()
-    seed = ROOT.parent / "shared" / "data" / "ai-robots-2026-08-22.json"
-    if not seed.exists():
-        pytest.skip("seed data not available")
+    seed = ROOT / "fixtures" / "ai-robots-2026-08-22.json"
     import runpy
 
     mod = runpy.run_path(str(ROOT / "scripts" / "build_catalogue.py"))

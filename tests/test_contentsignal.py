@@ -1,4 +1,4 @@
-"""Cloudflare Content Signals (SIGNALS §4.2 examples and §4.3 value parsing)."""
+"""Cloudflare Content Signals (the published examples and value parsing)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Embedded signals: XMP (IPTC DataMining, licences, TDMRep), EPUB OPF, C2PA/CAWG, and the
-referring page's noai/noimageai (SIGNALS 2.6, 2.10-3, 7.5-1, 8.4, 8.5, 8.6-2/3)."""
+referring page's noai/noimageai (TDMRep in EPUB/PDF, IPTC data mining, CAWG, inherited noai)."""
 
 from __future__ import annotations
 
@@ -263,7 +263,7 @@ def test_xmp_cc_license_and_webstatement():
     )
     assert meta.marked is True and meta.rights == ("(c) Jo",)
     d = tdmscan.evaluate(IMG, response=image(body))
-    assert d.verdict == "allowed"  # a licence is not a reservation (SIGNALS 8.1)
+    assert d.verdict == "allowed"  # a licence is not a reservation
     assert d.licences == ("CC-BY-NC-4.0", "CC0-1.0")
     locs = {e.locator for e in d.evidence if e.protocol == "licence"}
     assert locs == {"XMP cc:license", "XMP xmpRights:WebStatement"}

@@ -1,4 +1,4 @@
-"""Response headers: X-Robots-Tag / Robots-Tag (SIGNALS §7), Link rel=license, Content-Usage."""
+"""Response headers: X-Robots-Tag / Robots-Tag, Link rel=license, Content-Usage."""
 
 from __future__ import annotations
 

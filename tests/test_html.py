@@ -1,4 +1,4 @@
-"""HTML head signals: robots meta (SIGNALS §7), TDMRep meta (§2.5), licences (§8), RSL (§5)."""
+"""HTML head signals: robots meta, TDMRep meta, licences, RSL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Licence URL -> SPDX mapping (SIGNALS §8.1, edge cases §8.6)."""
+"""Licence URL -> SPDX mapping (with edge cases)."""
 
 from __future__ import annotations
 

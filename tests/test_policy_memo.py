@@ -20,7 +20,7 @@ from tdmscan.types import Fetched, SiteFiles
 from tdmscan.urls import InvalidURL, parse_url
 
 DEMO = Path(__file__).resolve().parents[1] / "src/tdmscan/fakeweb/demo_sites.json"
-CORPUS = Path(__file__).resolve().parents[2] / "shared/data/robots-corpus-ai-era.parquet"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "robots-corpus-ai-era.parquet"
 
 AGENT_SETS = [("tdmscan",), ("GPTBot", "CCBot", "tdmscan", "Googlebot")]
 SETTINGS = [("train-ai", "conservative"), ("train-ai", "strict"), ("search", "conservative")]
@@ -274,7 +274,6 @@ def test_templates_are_shared_and_urls_kept():
     assert d.url == "https://s.test/p/2" and d.verdict == "reserved"
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="shared robots corpus not present")
 def test_real_robots_files_memo_equals_decide():
     import pyarrow.parquet as pq
 

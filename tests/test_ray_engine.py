@@ -168,7 +168,7 @@ def test_ray_matches_in_process_and_fetches_each_origin_once(
     assert key(ray_rows) == key(_decisions(tmp_path / "local", local.run_id))
     assert res.counters.rows == n_rows and res.plan.manifest_rows == n_rows
 
-    # Each partition wrote under shard=<md5_number(registrable domain) % n>, as DESIGN says.
+    # Each partition wrote under shard=<md5_number(registrable domain) % n>, as docs/ledger.md says.
     con = duckdb.connect()
     bad = con.execute(
         "SELECT count(*) FROM read_parquet(?, hive_partitioning = true)"

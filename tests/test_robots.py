@@ -1,6 +1,6 @@
-"""robots.txt parser: every edge case of SIGNALS.md sections 1, 3.3/3.5, 4.3 and 5.5-1.
+"""robots.txt parser: every edge case of RFC 9309 and of the aipref and Content Signal lines.
 
-Status-code handling (SIGNALS 1.7, 1.11-3 apart from the HTML body) belongs to the fetch and
+Status-code handling (RFC 9309 section 2.3.1, apart from the HTML body) belongs to the fetch and
 policy layers and is tested there; this file covers what the bytes alone decide.
 """
 
@@ -554,7 +554,7 @@ def test_crawl_delay_per_group() -> None:
     )
     assert r.crawl_delay("anything") == 10.0
     assert r.crawl_delay("slow") == 2.5
-    # Without a rule in between, the two user-agent lines are one group (SIGNALS 1.11-1).
+    # Without a rule in between, the two user-agent lines are one group (as Google reads them).
     merged = parse_robots("User-agent: *\nCrawl-delay: 10\n\nUser-agent: slow\nCrawl-delay: 1\n")
     assert merged.crawl_delay("slow") == 10.0
     assert parse_robots("User-agent: a\nCrawl-delay: 5\n").crawl_delay("b") is None

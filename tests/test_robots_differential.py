@@ -1,6 +1,6 @@
 """Differential tests against Google's reference matcher (the ``fast-robotstxt`` binding).
 
-Two real-world corpora from ``../shared/data`` (see its README):
+Two real-world corpora from ``fixtures/`` (sources and licences in ``fixtures/README.md``):
 1. robots-corpus-2019: every URL of the URL list against its site's robots.txt, for GPTBot,
    CCBot, Googlebot and an agent no file names;
 2. robots-corpus-ai-era: every file for 15 AI agents on 5 paths.
@@ -28,7 +28,7 @@ from tdmscan.urls import InvalidURL, parse_url
 
 pytestmark = pytest.mark.corpus
 
-DATA = Path(__file__).parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "fixtures"
 
 AI_AGENTS = (
     "GPTBot",
@@ -66,8 +66,8 @@ DOCUMENTED = {
 
 def _need_data(name: str) -> Path:
     path = DATA / name
-    if not path.exists():
-        pytest.skip(f"corpus {path} absent: the repository must sit beside shared/data")
+    # The corpus ships with the repository: a missing file is a broken checkout, not a skip.
+    assert path.exists(), f"{path} missing (see fixtures/README.md)"
     return path
 
 

@@ -1,4 +1,4 @@
-"""RSL 1.0 (SIGNALS §5): document parsing and evaluation."""
+"""RSL 1.0: document parsing and evaluation."""
 
 from __future__ import annotations
 

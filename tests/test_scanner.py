@@ -210,7 +210,7 @@ async def test_10000_urls_over_2000_origins(fakeweb, fakeweb_env, kind):
     random.Random(7).shuffle(urls)
     counts: dict[str, int] = {}
     async with Scanner(["MyBot"], fetcher=kind) as s:
-        # httpx's pool gets slower as concurrency rises (ECOSYSTEM.md 5.3): keep it modest.
+        # httpx's pool gets slower as concurrency rises (benchmarks/bench_scan.py): keep it modest.
         async for d in s.check_many(urls, concurrency=200 if kind == "aiohttp" else 50):
             counts[d.verdict] = counts.get(d.verdict, 0) + 1
         stats = s.stats

@@ -1,4 +1,4 @@
-"""W3C TDMRep (SIGNALS §2): tdmrep.json, headers, meta and precedence."""
+"""W3C TDMRep: tdmrep.json, headers, meta and precedence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``tdmscan.Scanner``: the public async API (DESIGN.md, "Public API").
+"""``tdmscan.Scanner``: the public async API (documented in the README).
 
 Built from the layers below it: an origin cache of parsed site signals (one fetch of the three
 origin files per origin per TTL, shared by every URL and agent), the pure policy, and a

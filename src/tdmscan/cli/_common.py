@@ -1,6 +1,6 @@
 """Options and helpers shared by the CLI commands (check, audit, demo, ...).
 
-Conventions (ECOSYSTEM.md section 6): data on stdout, progress and diagnostics on stderr;
+Conventions (as in most Unix tools): data on stdout, progress and diagnostics on stderr;
 exit 0 success, 1 completed but not everything allowed / failures recorded, 2 usage error.
 Bad input is a one-line ``Error: ...`` with exit 2, never a traceback.
 """

@@ -1,6 +1,6 @@
 """httpx-based fetcher: for one-off checks and for tests with ``httpx.MockTransport``.
 
-httpx's pool degrades at high fan-out (ECOSYSTEM.md section 5); bulk scans use
+httpx's pool degrades at high fan-out (benchmarks/bench_scan.py); bulk scans use
 :class:`~tdmscan.fetch.aiohttp_fetcher.AiohttpFetcher`.
 """
 

@@ -1,9 +1,9 @@
 """Crawl-delay for deep-mode page fetches (per-origin connection limits live in the fetcher).
 
 Crawl-delay is not in RFC 9309, but Bing and Yandex honour it and site owners ask for it
-(ECOSYSTEM.md section 2.4); it is honoured up to a cap so one hostile value cannot stall a
-scan. Each origin keeps only the earliest time its next page fetch may start, in a bounded
-table.
+(a non-standard line RFC 9309 does not define); it is honoured up to a cap so one hostile
+value cannot stall a scan. Each origin keeps only the earliest time its next page fetch may
+start, in a bounded table.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 They are fetched one after another, robots.txt first, so the three requests share one
 keep-alive connection: one TCP (and TLS) handshake per origin instead of three. On loopback
-that halves the client's CPU per request (ECOSYSTEM 5.3: 5,450 req/s per-host sequential
+that halves the client's CPU per request (benchmarks/bench_scan.py: 5,450 req/s per-host sequential
 against 2,300 req/s when every request opens a connection); on the real web it is the polite
 pattern (one connection per site) and saves two handshakes. Throughput comes from many origins
 in flight, not from parallel requests to one origin.

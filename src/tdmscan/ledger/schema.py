@@ -197,7 +197,8 @@ RUNS = pa.schema(
     ]
 )
 
-# Licence inventory (COMPLIANCE.md section 5); anything without a column goes into extra_json.
+# Licence inventory (public-summary template section 2.2, licensed datasets); anything
+# without a column goes into extra_json.
 LICENCES = pa.schema(
     [
         ("licence_record_id", S),

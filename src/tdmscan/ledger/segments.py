@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from .chain import Chain, fsync_dir
 
 #: Parquet settings for every segment: zstd is ~2.5x smaller than snappy at similar speed
-#: (ECOSYSTEM.md 4.3); one row group per segment up to this size.
+#: (benchmarks/bench_ledger.py); one row group per segment up to this size.
 COMPRESSION = "zstd"
 ROW_GROUP_ROWS = 1 << 20
 

@@ -2,11 +2,12 @@
 
 Rows are buffered per decision shard and turned into Arrow arrays column by column at flush
 time (list comprehensions over the buffered objects, never per-row dicts: building rows in
-Python dominated the measured cost, ECOSYSTEM.md 4.3). A shard is flushed as one segment when
-it holds ``flush_rows`` rows, and every buffer is flushed when ``flush_seconds`` have passed
-since the last flush (a background thread, so an idle crawler still persists its rows), on
-:meth:`LedgerWriter.flush` and on close. Before any decision segment is written, pending
-snapshots and fetches are written first, so every persisted decision's evidence is on disk.
+Python dominated the measured cost, benchmarks/bench_ledger.py). A shard is flushed as one
+segment when it holds ``flush_rows`` rows, and every buffer is flushed when
+``flush_seconds`` have passed since the last flush (a background thread, so an idle crawler
+still persists its rows), on :meth:`LedgerWriter.flush` and on close. Before any decision
+segment is written, pending snapshots and fetches are written first, so every persisted
+decision's evidence is on disk.
 """
 
 from __future__ import annotations
@@ -834,7 +835,7 @@ class LedgerWriter:
     # -- licences --------------------------------------------------------------------------
 
     def add_licences(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Append licence-inventory records (COMPLIANCE.md section 5) as one segment.
+        """Append licence-inventory records (public-summary template section 2.2) as one segment.
 
         Keys that match a ``licences`` column are stored there; any other key goes into
         ``extra_json`` so nothing an import supplies is dropped. Returns the rows written.

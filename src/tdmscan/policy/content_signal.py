@@ -57,8 +57,8 @@ def _content_signal(
                 )
             )
     if page is not None:
-        # Not part of the published policy (SIGNALS 4.2): evidence, decisive only when
-        # conservative.
+        # Not part of the published policy (contentsignals.org defines only the robots.txt
+        # line): evidence, decisive only when conservative.
         if page.content_signal_header:
             items.append(
                 (

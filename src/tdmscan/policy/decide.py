@@ -88,7 +88,8 @@ def decide(
 
     ``site`` None means no origin file was consulted (robots branch ``absent``); ``page`` is
     the resource's own response when known (headers and ``<head>``, or embedded metadata of a
-    non-HTML body). ``referrer`` is the HTML page that embedded this media URL (SIGNALS 7.5-1);
+    non-HTML body). ``referrer`` is the HTML page that embedded this media URL (its
+    noai/noimageai carry over as inferred reservations);
     ``c2pa_manifest`` a C2PA manifest store (dict or JSON, as ``c2patool`` prints it).
     """
     if mode not in MODES:
@@ -179,14 +180,14 @@ def evaluate(
     terms: bytes | Fetched | None = None,
     exclude_lists: Iterable[ExclusionList] = (),
 ) -> Decision:
-    """The whole decision from raw inputs, no network (DESIGN.md, public API).
+    """The whole decision from raw inputs, no network (the library's public entry point).
 
     ``robots_txt``/``tdmrep_json``/``ai_txt`` accept bytes (a 200 response), a
     :class:`Fetched` (any status or error) or None (not consulted). ``rsl_documents`` maps RSL
     licence URLs (from ``License:`` lines or links) to their fetched bodies.
     ``c2pa_manifest`` is a C2PA manifest store (dict or JSON bytes, ``c2patool`` form) for the
     resource; ``referrer`` the HTML page that embedded this media URL (its ``noai`` /
-    ``noimageai`` carry over as inferred reservations, SIGNALS 7.5-1). ``terms`` is the
+    ``noimageai`` carry over as inferred reservations). ``terms`` is the
     site's terms-of-use page: clauses reserving mining or AI training (``tos:tdm-reserved``)
     or prohibiting scraping (``tos:scraping-prohibited``) are inferred reservations.
     ``exclude_lists`` are infringing-site lists in force besides the shipped one: a URL on a

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _iptc(c: Collector, page: PageSignals | None, purpose: str) -> None:
-    """IPTC / PLUS ``plus:DataMining`` in the body's XMP (SIGNALS 8.4, 10.3)."""
+    """IPTC / PLUS ``plus:DataMining`` in the body's XMP (IPTC Photo Metadata Standard)."""
     if page is None or page.embedded is None:
         return
     emb = page.embedded
@@ -53,7 +53,7 @@ def _iptc(c: Collector, page: PageSignals | None, purpose: str) -> None:
 
 
 def _c2pa(c: Collector, res: c2pa.C2paResult | None, src: str | None, purpose: str) -> None:
-    """CAWG / C2PA training-and-data-mining assertion of the active manifest (SIGNALS 8.5)."""
+    """CAWG / C2PA training-and-data-mining assertion of the active manifest."""
     if res is None:
         return
     if not res.ok:

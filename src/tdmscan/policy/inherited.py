@@ -23,7 +23,7 @@ def _inherited(
     path: str,
     purpose: str,
 ) -> None:
-    """SIGNALS 7.5-1: a referring page's noai/noimageai speak for the media it embeds."""
+    """Inherited reservations: a referring page's noai/noimageai speak for the media it embeds."""
     if referrer is None:
         return
     ref_url = strip_credentials(referrer.fetched.final_url or referrer.fetched.url or "(unknown)")
@@ -51,7 +51,7 @@ def _inherited(
                     strength="inferred",
                     source_url=ref_url,
                 )
-    # SIGNALS 8.6-2: the page's licence is recorded at the page's scope, not the media's.
+    # The page's licence is recorded at the page's scope, not the media's.
     cands = [(ll.url, ll.source) for ll in referrer.link_licences if not ll.rsl]
     if referrer.head is not None:
         cands += [(ll.url, ll.source) for ll in referrer.head.licences if not ll.rsl]

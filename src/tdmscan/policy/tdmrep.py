@@ -91,7 +91,8 @@ def _tdmrep(
 
 
 def _embedded_tdm(page: PageSignals | None) -> tuple[tdmrep.TdmValue | None, str]:
-    """TDMRep technique D (SIGNALS 2.6): EPUB OPF meta, else the XMP packet."""
+    """TDMRep in the resource itself (W3C CG Final Report, 10 May 2024): EPUB OPF meta, else
+    the XMP packet."""
     if page is None:
         return None, "embedded"
     if page.epub is not None and page.epub.tdm is not None:

@@ -1,4 +1,4 @@
-"""Spawning ``ai.txt`` (SIGNALS.md section 6): robots.txt syntax, read leniently.
+"""Spawning ``ai.txt`` (spawning.ai): robots.txt syntax, read leniently.
 
 Spawning's generator writes extension globs without a leading slash (``Disallow: *.jpg``)
 and plain folders such as ``images/``; both are read relative to the root. Group selection,

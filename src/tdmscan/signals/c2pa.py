@@ -1,4 +1,4 @@
-"""C2PA / CAWG training-and-data-mining assertion (SIGNALS §8.5) from a manifest-store JSON.
+"""C2PA / CAWG training-and-data-mining assertion from a manifest-store JSON.
 
 Input is the JSON form ``c2patool`` prints (``{"active_manifest": label, "manifests": {label:
 {"assertions": [{"label": ..., "data": ...}], "ingredients": [...]}}}``), as a dict, str or
@@ -27,7 +27,7 @@ MAX_ENTRIES = 256
 LABEL_RE = re.compile(r"^(?:c2pa|cawg)\.training-mining(?:\.v\d+)?$", re.I)
 _KEY_PREFIX_RE = re.compile(r"^(?:c2pa|cawg)\.", re.I)
 
-#: Entry key (without c2pa./cawg.) -> purposes it speaks for (SIGNALS §10.3).
+#: Entry key (without c2pa./cawg.) -> purposes it speaks for.
 KEY_PURPOSES: dict[str, frozenset[str]] = {
     "ai_generative_training": frozenset({"train-ai"}),
     "ai_training": frozenset({"train-ai"}),

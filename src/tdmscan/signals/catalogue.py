@@ -1,4 +1,4 @@
-"""The AI agent catalogue (SIGNALS §9), shipped as versioned package data.
+"""The AI agent catalogue, shipped as versioned package data.
 
 Built by ``scripts/build_catalogue.py`` from ai.robots.txt; the JSON records the source commit
 and date so a decision can name the catalogue version it used.

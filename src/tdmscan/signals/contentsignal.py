@@ -1,4 +1,4 @@
-"""Cloudflare Content Signals (SIGNALS §4): ``Content-Signal: search=yes, ai-train=no``.
+"""Cloudflare Content Signals: ``Content-Signal: search=yes, ai-train=no``.
 
 The policy text has no formal grammar, so the parser is lenient: case and separator variants
 (``ai-train=No``, ``ai_train=no``, ``;`` between pairs) are mapped, and every mapping is

@@ -1,4 +1,4 @@
-"""Embedded metadata in media bodies (SIGNALS §2.6, §8.4): XMP packets found in any bytes.
+"""Embedded metadata in media bodies: XMP packets found in any bytes.
 
 From each XMP packet (``<x:xmpmeta>`` … ``</x:xmpmeta>``, or the ``<?xpacket begin`` …
 ``<?xpacket end`` region) this reads:

@@ -1,4 +1,4 @@
-"""TDMRep in EPUB packages (SIGNALS §2.6, technique D): the OPF package document.
+"""TDMRep in EPUB packages (technique D): the OPF package document.
 
 * EPUB 2: ``<meta name="tdm:reservation" content="1"/>``, ``<meta name="tdm:policy" …/>``;
 * EPUB 3: ``<package prefix="tdm: http://www.w3.org/ns/tdmrep#">`` and

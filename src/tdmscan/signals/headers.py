@@ -267,7 +267,7 @@ def iter_header_pairs(headers: Any) -> Iterable[tuple[str, str]]:
         return ()
 
 
-#: Page directives that speak for the media a page embeds (SIGNALS §7.5-1).
+#: Page directives that speak for the media a page embeds.
 INHERITED_BY_MEDIA: frozenset[str] = frozenset({"noai", "noimageai"})
 
 

@@ -1,6 +1,6 @@
 """Signals in an HTML page: robots meta, TDMRep meta, licence links, RSL, JSON-LD, Dublin Core.
 
-Only the ``<head>`` counts for robots and TDMRep meta (SIGNALS §7.2, §2.5); the HTML5 tree
+Only the ``<head>`` counts for robots and TDMRep meta; the HTML5 tree
 builder decides where the head ends, exactly as a browser would, so a meta after stray body
 content lands in ``<body>`` and is recorded as ignored. Licence statements are an inventory,
 not a reservation, so JSON-LD and ``<a rel=license>`` are also read from the body (the latter

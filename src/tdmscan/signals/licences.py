@@ -1,4 +1,4 @@
-"""Licence URLs to SPDX ids (SIGNALS §8.1): Creative Commons and Open Data Commons.
+"""Licence URLs to SPDX ids: Creative Commons and Open Data Commons.
 
 A CC port (``/licenses/by/3.0/fr/``) is never collapsed into the unported licence: when SPDX
 has no id for it, a ``LicenseRef-CC-...`` id is emitted with the jurisdiction kept apart.

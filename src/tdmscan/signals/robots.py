@@ -146,7 +146,7 @@ class _Group:
         self.agents: list[str] = []
         self.rules: list[RobotsRule] = []
         # (key, value, line, path) while parsing; the agents are only known at the end, since
-        # a user-agent line may follow a record (SIGNALS 1.11-1).
+        # a user-agent line may follow a record (as Google's parser does).
         self.records: list[tuple[str, str, int, str | None]] = []
         self.extensions: tuple[ExtensionRecord, ...] = ()
 

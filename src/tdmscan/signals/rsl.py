@@ -1,4 +1,4 @@
-"""RSL 1.0, Really Simple Licensing (SIGNALS §5): the XML licence document and its evaluation.
+"""RSL 1.0, Really Simple Licensing: the XML licence document and its evaluation.
 
 Choices where the spec (as summarised) leaves room:
 - ``<content>`` selection: the longest matching url pattern (robots-style) is the most

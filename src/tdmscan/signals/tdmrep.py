@@ -1,4 +1,4 @@
-"""W3C TDMRep, CG-FINAL-tdmrep-20240510 (SIGNALS §2): tdmrep.json, headers, meta, layering.
+"""W3C TDMRep, CG-FINAL-tdmrep-20240510: tdmrep.json, headers, meta, layering.
 
 Strict vs lenient: values the spec calls a protocol error (``"1"`` as a JSON string, ``true``,
 ``1.0``, ``.*`` regex-style locations, an object instead of an array, conflicting header
