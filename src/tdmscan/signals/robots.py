@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .matching import canon, path_pattern, product_token
+from .matching import canon, compile_canonical, is_plain, path_pattern, priority, product_token
 
 __all__ = [
     "ROBOTS_PARSE_LIMIT",
@@ -111,7 +111,7 @@ class _Entry:
     canonical: str
     literal: str | None  # the canonical prefix when the pattern has no special character
     rule: RobotsRule
-    matches: Callable[[str], bool]  # the shared engine's matcher (tdmscan.signals.matching)
+    matches: Callable[[str], bool] | None  # the shared engine's matcher; None for a literal
 
 
 def _entries_for(rule: RobotsRule, lenient_slash: bool) -> list[_Entry]:
@@ -123,16 +123,24 @@ def _entries_for(rule: RobotsRule, lenient_slash: bool) -> list[_Entry]:
         # ai.txt style "images/": read relative to the root, which is what the author meant.
         text = "/" + text
     allow = rule.kind == "allow"
-    pat = path_pattern(text, root_relative=False)
-    out = [_Entry(pat.length, allow, rule.line, pat.canonical, pat.literal, rule, pat.matches)]
+    out = [_entry(text, allow, rule)]
     if allow:
         # Google treats an allowed ".../index.htm[l]" as also allowing its directory "/.../"
         # (exact); mirrored so verdicts agree with the reference matcher.
         slash = text.rfind("/")
         if slash >= 0 and text.startswith("/index.htm", slash):
-            d = path_pattern(text[: slash + 1] + "$", root_relative=False)
-            out.append(_Entry(d.length, True, rule.line, d.canonical, d.literal, rule, d.matches))
+            out.append(_entry(text[: slash + 1] + "$", True, rule))
     return out
+
+
+def _entry(text: str, allow: bool, rule: RobotsRule) -> _Entry:
+    # The shared engine's pieces without its cache: a file's rules are compiled once per
+    # selection, and most are plain prefixes that need no matcher at all.
+    canonical = canon(text)
+    if is_plain(canonical):
+        return _Entry(priority(text), allow, rule.line, canonical, canonical, rule, None)
+    matcher = compile_canonical(canonical)
+    return _Entry(priority(text), allow, rule.line, canonical, None, rule, matcher)
 
 
 # --------------------------------------------------------------------------- parse state
