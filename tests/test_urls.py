@@ -174,3 +174,13 @@ def test_credentials_never_reach_a_decision():
     assert "secret" not in text and "user:" not in text
     bad = evaluate("https://user:secret@exa mple.com/a")
     assert bad.verdict == "invalid" and "secret" not in repr(bad)
+
+
+def test_origins_and_registrable_domains_follow_idna2008():
+    from tdmscan.domains import registrable_domain
+
+    p = parse_url("https://www.faß.de/x")
+    assert p.origin == "https://www.xn--fa-hia.de"
+    assert registrable_domain(p.host) == "xn--fa-hia.de"  # not fass.de, another owner
+    q = parse_url("https://a.b.食狮.公司.cn/")
+    assert registrable_domain(q.host) == "xn--85x722f.xn--55qx5d.cn"  # 公司.cn is a suffix
