@@ -78,6 +78,13 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         for k in ("Allow", "WWW-Authenticate"):
             if k in exc.headers:
                 resp.headers[k] = exc.headers[k]
+    except Exception as exc:
+        # A bug, not bad input: still JSON, so a client fails closed on a parseable answer.
+        request.app.logger.exception("tdmscan serve: error answering %s", request.path)
+        gate.metrics.errors.labels("internal").inc()
+        resp = error_response(
+            500, "internal", f"internal error ({type(exc).__name__}); see the log"
+        )
     gate.metrics.requests.labels(route, str(resp.status)).inc()
     gate.metrics.request_seconds.labels(route).observe(time.perf_counter() - started)
     return resp
