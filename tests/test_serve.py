@@ -539,3 +539,39 @@ def test_cli_help_lists_serve() -> None:
         timeout=60,
     )
     assert "serve" in r.stdout
+
+
+def test_unexpected_error_is_a_json_500_on_a_real_socket(tmp_path: Path) -> None:
+    """A bug behind a route still answers JSON (a client fails closed on it), without details."""
+    import asyncio
+
+    import httpx
+    from aiohttp import web
+
+    from tdmscan.serve import Gate, ServeConfig, create_app
+
+    class Broken(Gate):
+        async def check(self, url: str, **kw: object) -> list:  # type: ignore[override]
+            raise RuntimeError("secret internals /etc/x")
+
+    async def main() -> tuple[int, dict, dict]:
+        config = ServeConfig(ledger=tmp_path / "l", port=0)
+        runner = web.AppRunner(create_app(config, Broken(config)))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            async with httpx.AsyncClient(trust_env=False) as c:
+                r = await c.get(f"http://127.0.0.1:{port}/v1/check", params={"url": "x"})
+                h = await c.get(f"http://127.0.0.1:{port}/healthz")
+            return r.status_code, r.json(), h.json()
+        finally:
+            await runner.cleanup()
+
+    status, body, health = asyncio.run(main())
+    assert status == 500
+    assert body["error"] == "internal" and "RuntimeError" in body["message"]
+    assert "secret" not in body["message"]
+    assert health["status"] == "ok"
+    assert runs(tmp_path / "l")[0][1:3] == ("serve", "finished")
