@@ -12,6 +12,7 @@ from .._version import __version__
 # name -> "module:attribute". A module that is not there yet simply isn't listed.
 _COMMANDS: dict[str, str] = {
     "check": "tdmscan.cli.check_cmd:check",
+    "complaints": "tdmscan.cli.complaints_cmd:complaints",
     "audit": "tdmscan.cli.audit_cmd:audit",
     "archive": "tdmscan.cli.archive_cmd:archive",
     "demo": "tdmscan.cli.demo_cmd:demo",
@@ -34,6 +35,7 @@ _SUMMARIES: dict[str, str] = {
     "archive": "Index archived robots.txt, tdmrep.json and ai.txt captures for as-of audits.",
     "audit": "Decide every URL of MANIFEST and record each decision in the ledger.",
     "check": "Decide whether each URL may be used, for every configured agent.",
+    "complaints": "Record rightsholders' complaints, re-check what they name, and resolve them.",
     "demo": "Audit a bundled sample manifest against a bundled fake web on loopback.",
     "diff": "What changed between RUN_A and RUN_B: URLs that became reserved, allowed, or"
     " changed reason.",

@@ -436,6 +436,12 @@ def audit(
             # --deep fetches every page through the in-process scanner's page cache.
             raise fail("--fetch-process on cannot be combined with --deep")
         ledger = open_ledger(ledger_dir, allow_damaged=allow_damaged)
+        from ..complaints import open_complaint_exclusions
+
+        # Open complaints that asked for it exclude their domains until resolved.
+        held = open_complaint_exclusions(ledger)
+        if held is not None:
+            exclude_lists = [*exclude_lists, held]
         config = AuditConfig(
             agents=agents,
             training_agents=training_agents,

@@ -211,6 +211,13 @@ def check(
     ledger = (
         open_ledger(ledger_dir, allow_damaged=allow_damaged) if ledger_dir is not None else None
     )
+    if ledger is not None:
+        from ..complaints import open_complaint_exclusions
+
+        # Open complaints that asked for it exclude their domains until resolved.
+        held = open_complaint_exclusions(ledger)
+        if held is not None:
+            scanner_kw["exclude_lists"] = [*exclude_lists, held]
     results, all_agents = asyncio.run(_run(urls, scanner_kw, deep, ledger))
     own = all_agents[0]
     ok = all(ds and ds[0].agent == own and ds[0].verdict == "allowed" for _, ds in results)

@@ -38,6 +38,7 @@ _ANCHOR_DIRS: dict[str, str] = {
     "fetches": "fetches/run=_schema",
     "snapshots": "snapshots",
     "licences": "licences/run=_schema",
+    "complaints": "complaints/run=_schema",
 }
 
 
@@ -493,13 +494,24 @@ class Ledger:
         damaged = self.damaged_segments()
         health.warn_skipped(self.root, damaged)
         skip = {self._abs(d.path) for d in damaged}
-        for _, text in _view_files():
+        for name, text in _view_files():
             sql = text.replace("{ledger}", path)
+            if name == "08_complaints.sql" and not self._has_files("complaints"):
+                # A ledger from before the complaints table, opened read-only: no file to glob.
+                start = sql.index("SELECT *\nFROM read_parquet")
+                end = sql.index(";", start)
+                sql = sql[:start] + _empty_select(S.COMPLAINTS) + sql[end:]
             if skip:
                 sql = _without_files(sql, skip)
             con.execute(sql)
             _add_missing_columns(con)
         return con
+
+    def _has_files(self, table: str) -> bool:
+        for _dirpath, _, files in os.walk(os.path.join(self.root, table)):
+            if any(f.endswith(".parquet") and not f.startswith(".") for f in files):
+                return True
+        return False
 
     # -- verification ----------------------------------------------------------------------
 
@@ -812,6 +824,20 @@ _DUCKDB_TYPES: dict[pa.DataType, str] = {
     pa.int64(): "BIGINT",
     pa.float64(): "DOUBLE",
 }
+
+
+def _empty_select(schema: pa.Schema) -> str:
+    """A zero-row SELECT with ``schema``'s columns and types (DuckDB SQL)."""
+    cols = []
+    for f in schema:
+        if pa.types.is_timestamp(f.type):
+            typ = "TIMESTAMPTZ"
+        elif pa.types.is_list(f.type):
+            typ = _DUCKDB_TYPES[f.type.value_type] + "[]"
+        else:
+            typ = _DUCKDB_TYPES[f.type]
+        cols.append(f"CAST(NULL AS {typ}) AS {f.name}")
+    return f"SELECT {', '.join(cols)} WHERE false"
 
 
 def _add_missing_columns(con: Any) -> None:

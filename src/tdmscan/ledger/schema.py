@@ -25,9 +25,13 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "fetches": 2,  # v2: archived_at
     "snapshots": 1,
     "licences": 1,
+    "complaints": 1,
 }
 
-TABLES: tuple[str, ...] = ("runs", "decisions", "fetches", "snapshots", "licences")
+TABLES: tuple[str, ...] = ("runs", "decisions", "fetches", "snapshots", "licences", "complaints")
+#: The tables whose versions ``runs.schema_versions`` records: fixed, so adding a table does
+#: not change the type of that column (older runs segments keep reading with the new ones).
+RUN_VERSIONED_TABLES: tuple[str, ...] = ("runs", "decisions", "fetches", "snapshots", "licences")
 
 HEADER = pa.struct([("name", pa.string()), ("value", pa.string())])
 
@@ -55,7 +59,7 @@ VERDICT_COUNTS = pa.struct(
         ("invalid", pa.int64()),
     ]
 )
-SCHEMA_VERSION_STRUCT = pa.struct([(t, pa.int32()) for t in TABLES])
+SCHEMA_VERSION_STRUCT = pa.struct([(t, pa.int32()) for t in RUN_VERSIONED_TABLES])
 
 S, I64, I32, I16, I8, B = pa.string(), pa.int64(), pa.int32(), pa.int16(), pa.int8(), pa.bool_()
 LS = pa.list_(pa.string())
@@ -236,12 +240,38 @@ LICENCES = pa.schema(
     ]
 )
 
+# Complaints register (Code of Practice measure 1.5): an event log, one row per event of a
+# complaint (received, rechecked, resolved), append-only like every table; the view
+# complaints_state folds the events into the current state of each complaint.
+COMPLAINTS = pa.schema(
+    [
+        ("complaint_id", S),
+        ("event", S),  # received | rechecked | resolved
+        ("run_id", S),
+        ("recorded_at", TS),
+        ("received_at", TS),
+        ("complainant", S),
+        ("contact", S),
+        ("domains", LS),
+        ("urls", LS),
+        ("claim", S),
+        ("status", S),  # open | resolved
+        ("resolution", S),
+        ("resolved_at", TS),
+        ("exclude_until_resolved", B),
+        ("recheck_run_id", S),
+        ("decision_ids", LS),
+        ("note", S),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "runs": RUNS,
     "decisions": DECISIONS,
     "fetches": FETCHES,
     "snapshots": SNAPSHOTS,
     "licences": LICENCES,
+    "complaints": COMPLAINTS,
 }
 
 

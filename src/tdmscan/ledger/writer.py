@@ -869,6 +869,38 @@ class LedgerWriter:
             self.segments_written += 1
         return len(rows)
 
+    # -- complaints ------------------------------------------------------------------------
+
+    def add_complaint_events(self, events: Iterable[Mapping[str, Any]]) -> int:
+        """Append complaint events (``complaints`` columns) as one segment; returns the rows."""
+        self._check()
+        names = set(S.COMPLAINTS.names)
+        now = datetime.now(UTC)
+        rows = []
+        for ev in events:
+            unknown = set(ev) - names
+            if unknown:
+                raise ValueError(f"not complaints columns: {sorted(unknown)}")
+            row = dict(ev)
+            row["run_id"] = self.run.run_id
+            row.setdefault("recorded_at", now)
+            rows.append(row)
+        if not rows:
+            return 0
+        t = pa.Table.from_pylist(
+            rows, schema=S.with_metadata("complaints", S.COMPLAINTS, self.run.tool_version)
+        )
+        with self._lock:
+            self.ledger.write_segment(
+                "complaints",
+                f"complaints/run={self.run.run_id}",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.segments_written += 1
+        return len(rows)
+
     # -- flushing --------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -917,7 +949,7 @@ class LedgerWriter:
             "snapshots_new": self.snapshots_written,
             "shards": self.shards,
             "psl_version": PSL_VERSION,
-            "schema_versions": dict(S.SCHEMA_VERSIONS),
+            "schema_versions": {t: S.SCHEMA_VERSIONS[t] for t in S.RUN_VERSIONED_TABLES},
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
             "error": error,

@@ -19,7 +19,7 @@ def apply(c: Collector, ctx: Context) -> None:
         lists = default_exclusions()
     for lst, entry in lists.match(ctx.parsed.host):
         c.reserve(
-            REASON,
+            lst.reason or REASON,
             "exclusion-list",
             f"list {lst.name} {lst.version}",
             f"{entry.domain}: {entry.source}" + (f" ({entry.date})" if entry.date else ""),

@@ -66,7 +66,7 @@ def build_evidence(
             "Verdicts: allowed (every check ran and no reservation applies: may be ingested), "
             "reserved (a rights reservation or crawl disallow applies: excluded), unknown (a "
             "required check failed, e.g. robots.txt unreachable: not ingested, retry later), "
-            "invalid (not an http(s) URL). Sections 1 to 12 give the detail; section 13 is "
+            "invalid (not an http(s) URL). Sections 1 to 13 give the detail; section 14 is "
             "draft wording for the public summary; the appendices hold the figures per "
             "product token, a sample of decisions with their evidence, and every query.",
         ],
@@ -214,14 +214,15 @@ def build_evidence(
 
     s9 = _exclusions_section(q)
     s10 = _terms_section(q)
-    s11 = _not_recorded_section()
+    s11 = _complaints_section(q)
+    s11b = _not_recorded_section()
 
     chain = q.table("evidence_chain", "Hash chain of the ledger", kv=True)
     integrity = q.table("evidence_integrity", "Stored evidence integrity checks", kv=True)
     head = chain.one().get("chain_head") or ledger.head()
     s12 = Section(
         "integrity",
-        "12. Integrity annex",
+        "13. Integrity annex",
         serves="Code of Practice, Measure 1.5 (answering complaints from the record); AI Act, "
         "Article 101 (no incorrect or misleading information)",
         paragraphs=[
@@ -251,7 +252,7 @@ def build_evidence(
 
     s13 = Section(
         "draft",
-        "13. Draft text for the public summary (Template, sections 2.3 and 3.1)",
+        "14. Draft text for the public summary (Template, sections 2.3 and 3.1)",
         serves="Template, sections 2.3 and 3.1",
         draft=True,
     )
@@ -291,7 +292,7 @@ def build_evidence(
         appendix=True,
     )
     rep.sections = [
-        *(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13),
+        *(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s11b, s12, s13),
         *(sources_section(), a1, a2),
     ]
     rep.number_tables()  # the draft cites tables by number
@@ -366,10 +367,32 @@ def _terms_section(q: Any) -> Section:
     )
 
 
+def _complaints_section(q: Any) -> Section:
+    summary = q.table("evidence_complaints", "Complaints received and response times", kv=True)
+    outcomes = q.table("evidence_complaints_outcomes", "Complaints by status and outcome")
+    n = summary.one().get("complaints_received") or 0
+    return Section(
+        "complaints",
+        "11. Complaints",
+        serves="Code of Practice, Measure 1.5 (point of contact and complaints)",
+        paragraphs=[
+            "Complaints from rightsholders are recorded in the ledger's complaints register "
+            "(tdmscan complaints add / resolve), chained like every other record: when each was "
+            "received, who complained, the domains and URLs concerned, the claim, and its "
+            "outcome. Adding a complaint re-decides the URLs and domains it names in a re-check "
+            "run linked to it; a complaint can exclude its domains from every later check until "
+            "it is resolved (reason complaint:open).",
+            f"{n:,} complaints were received in the period." if n
+            else "No complaint is recorded in this ledger for the period.",
+        ],
+        tables=[summary, outcomes],
+    )
+
+
 def _not_recorded_section() -> Section:
     return Section(
         "not-recorded",
-        "11. Not recorded by this ledger",
+        "12. Not recorded by this ledger",
         serves="Code of Practice, Measures 1.2 and 1.5",
         paragraphs=[
             "Which EU/EEA lists of infringing websites apply to a crawl, and that every one of "
@@ -381,7 +404,8 @@ def _not_recorded_section() -> Section:
             "reservations are handled.]",
             "Paywalls and CAPTCHAs served inside an ordinary 200 page, and content reached "
             "without tdmscan (another crawler, a third-party data set without URLs) cannot be "
-            "seen by it.",
+            "seen by it. Complaints that reach the provider by other channels are in the "
+            "register only once someone records them. [LEGAL: point of contact.]",
         ],
     )
 

@@ -62,7 +62,9 @@ class ExclusionList:
     version: str
     date: str | None
     entries: dict[str, ExclusionEntry] = field(default_factory=dict)
-    kind: str = "user"  # shipped | user
+    kind: str = "user"  # shipped | user | complaints
+    #: The reason code a match records (complaint exclusions have their own).
+    reason: str = "access:listed-infringing"
 
     def __len__(self) -> int:
         return len(self.entries)
