@@ -479,3 +479,29 @@ def test_then_vs_now_diff_and_evidence_report(
     r = run_cli("report", "evidence", "--ledger", str(led), "--format", "json", "--run", run_b)
     live = json.loads(r.output)
     assert not [t for sec in live["sections"] for t in sec["tables"] if "asof" in t["query"]]
+
+
+def test_warc_input_keeps_warc_date_as_capture_time(tmp_path: Path) -> None:
+    from tdmscan.integrations.warc import evaluate_warc
+
+    w = tmp_path / "crawl.warc.gz"
+    write_warc(
+        w,
+        [
+            cap("http://a.test/robots.txt", "2024-01-01T00:00:00Z", DISALLOW),
+            cap("http://a.test/page", "2024-01-02T03:04:05Z", b"<html><head></head></html>"),
+        ],
+    )
+    led = tmp_path / "L"
+    evaluate_warc(w, "tdmscan", ledger=led, fetch_missing=False, include_training_agents=False)
+    got = rows(led, "SELECT url, verdict, captured_at, robots_fetched_at FROM decisions")
+    assert got == [
+        {
+            "url": "http://a.test/page",
+            "verdict": "reserved",
+            "captured_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "robots_fetched_at": datetime(2024, 1, 1, tzinfo=UTC),
+        }
+    ]
+    f = rows(led, "SELECT kind, archived_at FROM fetches")
+    assert f == [{"kind": "robots", "archived_at": datetime(2024, 1, 1, tzinfo=UTC)}]

@@ -505,9 +505,7 @@ class Scanner:
         except InvalidURL:
             return None
 
-    def _decide(
-        self, url: str, agents: Sequence[str], site: Any, page: Any
-    ) -> list[Decision]:
+    def _decide(self, url: str, agents: Sequence[str], site: Any, page: Any) -> list[Decision]:
         return policy.decide(url, agents, site, page, purpose=self.purpose, mode=self.mode)
 
     def _finish(

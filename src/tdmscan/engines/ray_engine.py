@@ -423,8 +423,9 @@ def run_audit_ray(
         parts_dir: str | None = None
         if split and n > 1:
             parts_dir = _split_dir(manifest_path, input_sha, n, split_dir)
-            split_manifest(m, n, parts_dir, memory_limit=config.memory_limit,
-                           workdir=config.workdir)
+            split_manifest(
+                m, n, parts_dir, memory_limit=config.memory_limit, workdir=config.workdir
+            )
         ray.get([a.ready.remote() for a in actors])
         startup_s = time.monotonic() - t0
 

@@ -942,7 +942,7 @@ class _LedgerSink:
     def add(self, res: WarcResult) -> None:
         from ..ledger import DecisionContext
 
-        self._sites.add(res.site)
+        self._sites.add(res.site, archived=res.origin_source == "archive")
         rec = res.record
         ctx = DecisionContext(
             source_kind="warc",
@@ -950,6 +950,8 @@ class _LedgerSink:
             warc_record_id=rec.record_id,
             warc_offset=rec.offset,
             content_size=len(rec.response.body) if rec.response is not None else None,
+            # The page's WARC-Date: when the archived content was collected.
+            captured_at=rec.date,
         )
         self._w.add_many(res.decisions, ctx)
 

@@ -33,8 +33,15 @@ class SiteRecorder:
         self._seen.add(key)
         return True
 
-    def add(self, files: SiteFiles | None, extra: Mapping[str, Fetched] | None = None) -> None:
-        """Record the origin files (and ``extra`` documents such as RSL licences, by URL)."""
+    def add(
+        self,
+        files: SiteFiles | None,
+        extra: Mapping[str, Fetched] | None = None,
+        *,
+        archived: bool = False,
+    ) -> None:
+        """Record the origin files (and ``extra`` documents such as RSL licences, by URL);
+        ``archived``: the files are archived copies (WARC records), not live fetches."""
         if files is None or self.writer is None:
             return
         key = (
@@ -47,7 +54,10 @@ class SiteRecorder:
         )
         if not self._first_time(key):
             return
-        self.writer.add_site(files)
+        if archived:
+            self.writer.add_site(files, archived=True)
+        else:
+            self.writer.add_site(files)
         for url, f in (extra or {}).items():
             if self._first_time(("rsl", url, f.fetched_at, f.sha256)):
                 self.writer.add_fetch(f, "rsl", files.origin)
