@@ -128,7 +128,7 @@ def _audit(d: Path, as_of: bool, concurrency: int) -> dict[str, object]:
     config = AuditConfig(
         agents=("GPTBot",),
         concurrency=concurrency,
-        memory_limit="512MB",
+        memory_limit="1GB",
         workdir=d,
         fetch_process=False,
         **kw,  # type: ignore[arg-type]

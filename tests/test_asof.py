@@ -355,6 +355,32 @@ def test_each_url_is_decided_against_the_copy_of_its_capture_time(
         assert f["archived_at"] == parse_capture_time(w["date"])
 
 
+def test_capture_cache_emptied_mid_run_changes_nothing(
+    tmp_path: Path, archive: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loaded captures are a bounded cache; a group whose captures were dropped between
+    being read and being decided reloads them (same verdicts, same provenance)."""
+    from tdmscan.audit.archive import ArchiveSites
+
+    warcs = [str(tmp_path / "robots-1.warc.gz"), str(tmp_path / "robots-2.warc.gz")]
+    idx = tmp_path / "idx.duckdb"
+    assert run_cli("archive", "index", *warcs, "-o", str(idx), "-q").exit_code == 0
+    m = write_manifest(tmp_path / "m.csv")
+    out = {}
+    for name, cap_size in (("big", 50_000), ("tiny", 0)):
+        monkeypatch.setattr(ArchiveSites, "max_loaded", cap_size)
+        led = tmp_path / name
+        r = run_cli(
+            "audit", str(m), "--ledger", str(led), "--as-of", "archive", "--archive", str(idx)
+        )
+        assert r.exit_code == 0, r.output
+        out[name] = [
+            (g["verdict"], g["robots_sha256"], [e["reason"] for e in g["evidence"]])
+            for g in _asof_rows(led)
+        ]
+    assert out["tiny"] == out["big"]
+
+
 def test_as_of_one_date_for_every_row(tmp_path: Path, archive: dict[str, Any]) -> None:
     warcs = [str(tmp_path / "robots-1.warc.gz"), str(tmp_path / "robots-2.warc.gz")]
     idx = tmp_path / "idx.duckdb"

@@ -399,6 +399,9 @@ class ArchiveSites:
     DuckDB, not one each.
     """
 
+    #: Captures kept in memory; past this the cache is emptied and refilled on demand.
+    max_loaded = 50_000
+
     def __init__(
         self,
         index: str,
@@ -438,7 +441,7 @@ class ArchiveSites:
             return
         # Keep memory bounded on long runs: captures are looked up per group, and a group's
         # captures are never needed again once its rows are decided.
-        if len(self._loaded) > 50_000:
+        if len(self._loaded) > self.max_loaded:
             self._loaded.clear()
         t = pa.table({"id": pa.array(want, pa.int64())})
         self.con.register("_want", t)
@@ -543,7 +546,10 @@ class ArchiveSites:
     # -- groups --------------------------------------------------------------------------
 
     def files(self, origin: str, key: CaptureKey) -> SiteFiles:
-        """The origin's files as archived for ``key`` (captures must be loaded)."""
+        """The origin's files as archived for ``key``."""
+        # Normally loaded already (site() awaited them); the bounded cache may have dropped
+        # them while this task waited to resume, so reload synchronously if so.
+        self._load(i for i in (key.robots, key.tdmrep, key.ai_txt) if i is not None)
         robots: Fetched
         if key.robots is None:
             why = NO_CAPTURE_TIME if key.side == "no-time" else NO_CAPTURE
@@ -596,6 +602,9 @@ class ArchiveSites:
 
     def annotate(self, origin: str, key: CaptureKey) -> Any:
         """A function that adds the archive's provenance to each decision of this group."""
+        # The loaded captures may have been dropped (bounded cache) since this group's files
+        # were read: reload what the provenance names.
+        self._load(i for i in (key.robots, key.tdmrep, key.ai_txt) if i is not None)
         if key.robots is None:
             why = NO_CAPTURE_TIME if key.side == "no-time" else NO_CAPTURE
             text = (

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +26,11 @@ from ..urls import InvalidURL, parse_url
 from .manifest import BATCH_SCHEMA, Manifest, ManifestError
 
 __all__ = ["OriginGroup", "Plan", "PlanStats"]
+
+
+def _id(v: int | None) -> int | None:
+    return None if v is None or v < 0 else int(v)
+
 
 # scheme://authority as urlsplit sees it (authority ends at / ? #). Anything this misses is
 # still decided by parse_url in the runner; a mismatch is caught there, not trusted here.
@@ -273,109 +277,109 @@ class Plan:
         within ``window_after`` (two DuckDB ``ASOF`` joins, no per-URL Python). Groups become
         (origin, captures); a row whose robots.txt has no capture in the window gets a group
         without one (decided ``unknown``, ``archive:no-capture``). Call after :meth:`resolve`.
+        Each step is materialised on its own, so DuckDB can spill every one of them to disk
+        within ``memory_limit``.
         """
-        self.con.execute(f"ATTACH '{index.replace(chr(39), chr(39) * 2)}' AS arc (READ_ONLY)")
-        t_expr = "m.captured_at" if at is None else "?::TIMESTAMPTZ"
-        params: list[Any] = [] if at is None else [at]
+        con = self.con
+        con.execute(f"ATTACH '{index.replace(chr(39), chr(39) * 2)}' AS arc (READ_ONLY)")
         wb, wa = float(window_before), float(window_after)
-
-        def pick(kind: str, alias: str) -> str:
-            return f"""
-            {alias}_b AS (
-                SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
-                FROM r ASOF JOIN (SELECT origin, captured_at, capture_id FROM arc.captures
-                                  WHERE kind = '{kind}' AND captured_at IS NOT NULL) c
-                ON r.origin = c.origin AND r.t >= c.captured_at
-            ),
-            {alias}_a AS (
-                SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
-                FROM r ASOF JOIN (SELECT origin, captured_at, capture_id FROM arc.captures
-                                  WHERE kind = '{kind}' AND captured_at IS NOT NULL) c
-                ON r.origin = c.origin AND r.t <= c.captured_at
-            )"""
-
-        def choose(alias: str) -> str:
-            return f"""CASE
-                WHEN {alias}_b.id IS NOT NULL
-                     AND epoch(r.t) - epoch({alias}_b.at) <= {wb} THEN {alias}_b.id
-                WHEN {alias}_a.id IS NOT NULL
-                     AND epoch({alias}_a.at) - epoch(r.t) <= {wa} THEN {alias}_a.id
-                END"""
-
-        self.con.execute(
+        t_expr = "m.captured_at" if at is None else f"TIMESTAMPTZ '{at.isoformat()}'"
+        con.execute("CREATE OR REPLACE TABLE origins_live AS SELECT * FROM origins")
+        # Rows of this shard's origins that have a time to look up.
+        con.execute(
             f"""
-            CREATE OR REPLACE TABLE row_captures AS
-            WITH r AS (
-                SELECT m.input_row, om.origin, {t_expr} AS t
-                FROM manifest m JOIN origin_map om ON om.raw_origin = m.raw_origin
-                WHERE om.origin IS NOT NULL AND {t_expr} IS NOT NULL
-            ),
-            {pick("robots", "rb")}, {pick("tdmrep", "td")}, {pick("ai-txt", "ai")}
-            SELECT r.input_row, r.t,
-                   {choose("rb")} AS robots_id,
-                   CASE WHEN {choose("rb")} IS NULL THEN 'none'
-                        WHEN {choose("rb")} = rb_b.id THEN 'before' ELSE 'after' END AS side,
-                   {choose("td")} AS tdmrep_id,
-                   {choose("ai")} AS ai_id
-            FROM r
-            LEFT JOIN rb_b USING (input_row) LEFT JOIN rb_a USING (input_row)
-            LEFT JOIN td_b USING (input_row) LEFT JOIN td_a USING (input_row)
-            LEFT JOIN ai_b USING (input_row) LEFT JOIN ai_a USING (input_row)
-            """,
-            params * (2 if at is not None else 0),
-        )
-        # Groups: (origin, captures). origin_id keeps the md5(origin) spread of the live plan.
-        self.con.execute(
-            """
-            CREATE OR REPLACE TABLE origins_live AS SELECT * FROM origins;
-            CREATE OR REPLACE TABLE keyed AS
-            SELECT m.input_row, om.origin,
-                   coalesce(rc.side, 'no-time') AS side,
-                   rc.robots_id, rc.tdmrep_id, rc.ai_id
+            CREATE OR REPLACE TABLE asof_r AS
+            SELECT m.input_row, om.origin, {t_expr} AS t
             FROM manifest m
             JOIN origin_map om ON om.raw_origin = m.raw_origin
-            LEFT JOIN row_captures rc ON rc.input_row = m.input_row
-            WHERE om.origin IS NOT NULL;
-            CREATE OR REPLACE TABLE origins AS
-            SELECT k.origin, o.host, o.domain, k.robots_id, k.side, k.tdmrep_id, k.ai_id,
-                   row_number() OVER (ORDER BY md5(k.origin), k.robots_id NULLS LAST, k.side,
-                                      k.tdmrep_id NULLS LAST, k.ai_id NULLS LAST) AS origin_id
-            FROM (SELECT DISTINCT origin, robots_id, side, tdmrep_id, ai_id FROM keyed) k
-            JOIN origins_live o ON o.origin = k.origin;
+            JOIN origins_live o ON o.origin = om.origin
+            WHERE {t_expr} IS NOT NULL
             """
         )
+        for kind, alias in (("robots", "rb"), ("tdmrep", "td"), ("ai-txt", "ai")):
+            caps = (
+                "(SELECT origin, captured_at, capture_id FROM arc.captures"
+                f" WHERE kind = '{kind}' AND captured_at IS NOT NULL)"
+            )
+            con.execute(
+                f"""
+                CREATE OR REPLACE TABLE asof_{alias} AS
+                WITH b AS (
+                    SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
+                    FROM asof_r r ASOF JOIN {caps} c
+                    ON r.origin = c.origin AND r.t >= c.captured_at
+                ), a AS (
+                    SELECT r.input_row, c.capture_id AS id, c.captured_at AS at
+                    FROM asof_r r ASOF JOIN {caps} c
+                    ON r.origin = c.origin AND r.t <= c.captured_at
+                )
+                SELECT r.input_row,
+                    CASE WHEN b.id IS NOT NULL AND epoch(r.t) - epoch(b.at) <= {wb} THEN b.id
+                         WHEN a.id IS NOT NULL AND epoch(a.at) - epoch(r.t) <= {wa} THEN a.id
+                    END AS id,
+                    CASE WHEN b.id IS NOT NULL AND epoch(r.t) - epoch(b.at) <= {wb}
+                            THEN 'before'
+                         WHEN a.id IS NOT NULL AND epoch(a.at) - epoch(r.t) <= {wa}
+                            THEN 'after'
+                         ELSE 'none'
+                    END AS side
+                FROM asof_r r
+                LEFT JOIN b ON b.input_row = r.input_row
+                LEFT JOIN a ON a.input_row = r.input_row
+                """
+            )
+        # Per row: its group key; rows without a time get side 'no-time' and no captures.
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE asof_keyed AS
+            SELECT m.input_row, om.origin,
+                   coalesce(rb.side, 'no-time') AS side,
+                   coalesce(rb.id, -1) AS robots_id,
+                   coalesce(td.id, -1) AS tdmrep_id,
+                   coalesce(ai.id, -1) AS ai_id
+            FROM manifest m
+            JOIN origin_map om ON om.raw_origin = m.raw_origin
+            JOIN origins_live o ON o.origin = om.origin
+            LEFT JOIN asof_rb rb ON rb.input_row = m.input_row
+            LEFT JOIN asof_td td ON td.input_row = m.input_row
+            LEFT JOIN asof_ai ai ON ai.input_row = m.input_row
+            """
+        )
+        for t in ("asof_r", "asof_rb", "asof_td", "asof_ai"):
+            con.execute(f"DROP TABLE {t}")
+        # Groups: (origin, captures). origin_id keeps the md5(origin) spread of the live plan.
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE origins AS
+            SELECT k.origin, o.host, o.domain, k.robots_id, k.side, k.tdmrep_id, k.ai_id,
+                   row_number() OVER (ORDER BY md5(k.origin), k.robots_id, k.side,
+                                      k.tdmrep_id, k.ai_id) AS origin_id
+            FROM (SELECT DISTINCT origin, robots_id, side, tdmrep_id, ai_id FROM asof_keyed) k
+            JOIN origins_live o ON o.origin = k.origin
+            """
+        )
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE asof_row_group AS
+            SELECT k.input_row, o.origin_id
+            FROM asof_keyed k
+            JOIN origins o ON o.origin = k.origin AND o.robots_id = k.robots_id
+                 AND o.side = k.side AND o.tdmrep_id = k.tdmrep_id AND o.ai_id = k.ai_id
+            """
+        )
+        con.execute("DROP TABLE asof_keyed")
         invalid_here = (not self._shard) or shard_of(None, self._shard[1]) == self._shard[0]
-        self.con.execute(
+        con.execute(
             f"""
             CREATE OR REPLACE VIEW rows_in_shard AS
             SELECT CASE WHEN om.origin IS NULL THEN
                         {"0" if invalid_here else "NULL::BIGINT"}
-                   ELSE o.origin_id END AS origin_id,
+                   ELSE g.origin_id END AS origin_id,
                    m.input_row, m.url, m.size, m.dataset, m.pre_reason,
-                   {"m.captured_at" if at is None else "?::TIMESTAMPTZ"} AS captured_at
+                   {t_expr} AS captured_at
             FROM manifest m
             LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
-            LEFT JOIN keyed k ON k.input_row = m.input_row
-            LEFT JOIN origins o ON o.origin = k.origin
-                 AND o.robots_id IS NOT DISTINCT FROM k.robots_id AND o.side = k.side
-                 AND o.tdmrep_id IS NOT DISTINCT FROM k.tdmrep_id
-                 AND o.ai_id IS NOT DISTINCT FROM k.ai_id
-            """
-            if at is None
-            else f"""
-            CREATE OR REPLACE VIEW rows_in_shard AS
-            SELECT CASE WHEN om.origin IS NULL THEN
-                        {"0" if invalid_here else "NULL::BIGINT"}
-                   ELSE o.origin_id END AS origin_id,
-                   m.input_row, m.url, m.size, m.dataset, m.pre_reason,
-                   TIMESTAMPTZ '{at.isoformat()}' AS captured_at
-            FROM manifest m
-            LEFT JOIN origin_map om ON om.raw_origin = m.raw_origin
-            LEFT JOIN keyed k ON k.input_row = m.input_row
-            LEFT JOIN origins o ON o.origin = k.origin
-                 AND o.robots_id IS NOT DISTINCT FROM k.robots_id AND o.side = k.side
-                 AND o.tdmrep_id IS NOT DISTINCT FROM k.tdmrep_id
-                 AND o.ai_id IS NOT DISTINCT FROM k.ai_id
+            LEFT JOIN asof_row_group g ON g.input_row = m.input_row
             """
         )
         self._asof = True
@@ -442,7 +446,8 @@ class Plan:
             cols = [c.to_pylist() for c in batch.columns]
             if self._asof:
                 for oid, origin, host, domain, n, rid, side, tid, aid in zip(*cols, strict=True):
-                    cap = None if origin is None else (rid, side, tid, aid)
+                    # -1 stands for "no capture" in the plan (equality joins need a value).
+                    cap = None if origin is None else (_id(rid), side, _id(tid), _id(aid))
                     yield OriginGroup(int(oid), origin, host, domain, int(n), cap)
                 continue
             for oid, origin, host, domain, n in zip(*cols, strict=True):

@@ -107,6 +107,4 @@ def parse_site(
     terms = None
     if files.terms is not None and files.terms.ok:
         terms = parse_terms(files.terms.body, content_type=files.terms.content_type)
-    return SiteSignals(
-        files, robots, branch, tdm, ai, dict(rsl_documents or {}), terms, exclusions
-    )
+    return SiteSignals(files, robots, branch, tdm, ai, dict(rsl_documents or {}), terms, exclusions)
