@@ -445,10 +445,11 @@ def _draft_text(
         for r in protocols.records()
         if r["protocol"] not in ("robots", "licence") and str(r["checked_in"]).startswith("site")
     ]
+    # Names only: the versions are given with the site-level list or in section 3.
     page_level = [
-        r["name"] + (f" ({r['spec_version']})" if r["spec_version"] else "")
+        r["name"]
         for r in protocols.records()
-        if r["protocol"] not in ("robots", "licence") and str(r["checked_in"]).startswith("page")
+        if r["protocol"] not in ("robots", "licence") and "page:" in str(r["checked_in"])
     ]
     v = {r["verdict"]: r["urls"] or 0 for r in totals.records()}
     unreachable = next((r["urls"] for r in branches.records() if r["branch"] == "unreachable"), 0)
