@@ -46,11 +46,15 @@ def main() -> None:
             with open(manifest, "w") as fh:
                 for i in range(a.urls):
                     fh.write(f"http://s{i % a.origins}.bench.test/p/{i}\n")
+            settings = (10.0, 2.0, 0.5)
             for r in range(a.rounds):
-                base = None
-                for seconds in (10.0, 2.0, 0.5):
-                    rate, segs = audit(manifest, Path(tmp) / f"L{r}-{seconds}", env, seconds)
-                    base = base or rate
+                # The order rotates each round, so no setting always runs first (or last).
+                got = {}
+                for seconds in settings[r % 3 :] + settings[: r % 3]:
+                    got[seconds] = audit(manifest, Path(tmp) / f"L{r}-{seconds}", env, seconds)
+                base = got[10.0][0]
+                for seconds in settings:
+                    rate, segs = got[seconds]
                     print(
                         f"round {r} commit every {seconds:>4} s: {rate:9,.0f} URLs/s "
                         f"({rate / base:.3f}x of 10 s)  decision segments {segs}",
