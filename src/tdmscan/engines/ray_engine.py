@@ -73,6 +73,9 @@ FORWARDED_ENV: tuple[str, ...] = (
     "SSL_CERT_DIR",
     # Hosts the address guard lets through (the fake web's own); actors must guard alike.
     "TDMSCAN_GUARD_EXEMPT",
+    # The chain-signing key's path (--key): actors write chain entries too, and must sign them
+    # (the file must exist at that path on every node).
+    "TDMSCAN_LEDGER_KEY",
 )
 
 
