@@ -614,7 +614,9 @@ class Scanner:
             site = None
         else:
             site = await self.site(origin)
-        decisions = self._decide(url, agents, site, page)
+        # A crawler's page can be megabytes: parsed in the pool, within the budget.
+        signals = await self._parse_page(page, url) if site is not None else page
+        decisions = self._decide(url, agents, site, signals)
         self._count(decisions)
         if self.ledger is not None:
             cap = self.limits.head_max_bytes
