@@ -187,6 +187,7 @@ def test_audit_cli_to_s3_and_resume_reads_in_place(
     uri = f"s3://{bucket}/audit"
     r = run_cli("audit", str(m), "--ledger", uri, "--timeout", "2", "--json", "--run-id", "a1")
     assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["ledger"] == uri  # not folded into "s3:/..."
     r = run_cli(
         "sql",
         "--ledger",

@@ -149,7 +149,7 @@ class AuditConfig:
 @dataclass
 class AuditResult:
     run_id: str
-    ledger: Path
+    ledger: Path | str  # a directory, or an s3:// (gs://, az://) URI kept as written
     status: str  # finished | interrupted
     plan: PlanStats
     counters: Counters
@@ -279,6 +279,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def ledger_location(root: str) -> Path | str:
+    """A local ledger root as a Path; an object-store URI stays a string (a Path would fold
+    ``s3://bucket`` into ``s3:/bucket``)."""
+    from ..ledger.storage import is_object_uri
+
+    return root if is_object_uri(root) else Path(root)
 
 
 class RunFinished(ValueError):
@@ -561,7 +569,7 @@ class AuditRunner:
                     self.reporter.stop()
                     self._result = AuditResult(
                         run_id=run.run_id,
-                        ledger=Path(self.ledger.root),
+                        ledger=ledger_location(self.ledger.root),
                         status=status,
                         plan=stats,
                         counters=cnt,

@@ -41,6 +41,7 @@ from ..audit.runner import (
     AuditRunner,
     check_same_input,
     find_resumable_run,
+    ledger_location,
     run_exists,
 )
 from ..ledger import Ledger, RunInfo
@@ -98,7 +99,7 @@ class RayAuditResult:
     """The outcome of a Ray audit: per-partition results and their totals."""
 
     run_id: str
-    ledger: Path
+    ledger: Path | str
     status: str  # finished | failed | interrupted
     partitions: int
     workers: int
@@ -434,7 +435,7 @@ def run_audit_ray(
 
         result = RayAuditResult(
             run_id=run_id,
-            ledger=Path(ledger_path),
+            ledger=ledger_location(ledger_path),
             status="finished",
             partitions=n,
             workers=n_workers,
