@@ -26,9 +26,18 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "snapshots": 1,
     "licences": 1,
     "complaints": 1,
+    "rollups": 1,
 }
 
-TABLES: tuple[str, ...] = ("runs", "decisions", "fetches", "snapshots", "licences", "complaints")
+TABLES: tuple[str, ...] = (
+    "runs",
+    "decisions",
+    "fetches",
+    "snapshots",
+    "licences",
+    "complaints",
+    "rollups",
+)
 #: The tables whose versions ``runs.schema_versions`` records: fixed, so adding a table does
 #: not change the type of that column (older runs segments keep reading with the new ones).
 RUN_VERSIONED_TABLES: tuple[str, ...] = ("runs", "decisions", "fetches", "snapshots", "licences")
@@ -265,6 +274,28 @@ COMPLAINTS = pa.schema(
     ]
 )
 
+# Rollups: compact counts written when a run (or one shard of it) closes, one row per
+# registrable domain x agent x purpose x verdict x first reason x decisive protocol, so the
+# reports' domain and verdict figures do not grow with the number of decisions.
+ROLLUPS = pa.schema(
+    [
+        ("run_id", S),
+        ("shard_k", I32),
+        ("registrable_domain", S),
+        ("agent", S),
+        ("purpose", S),
+        ("verdict", S),
+        ("reason", S),
+        ("protocol", S),
+        ("decisions", I64),
+        ("content_bytes", I64),
+        ("sized", I64),
+        ("first_checked", TS),
+        ("last_checked", TS),
+        ("written_at", TS),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "runs": RUNS,
     "decisions": DECISIONS,
@@ -272,6 +303,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "snapshots": SNAPSHOTS,
     "licences": LICENCES,
     "complaints": COMPLAINTS,
+    "rollups": ROLLUPS,
 }
 
 

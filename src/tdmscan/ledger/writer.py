@@ -329,6 +329,7 @@ class LedgerWriter:
             error = bg
         status = "finished" if error is None else "interrupted"
         msg = None if error is None else f"{type(error).__name__}: {error}"
+        self._write_rollup()
         self._write_run_row(status, error=msg)
         if bg is not None and error is bg:
             raise bg
@@ -914,6 +915,24 @@ class LedgerWriter:
         for k in range(self.shards):
             self._flush_shard(k)
         self._last_flush = time.monotonic()
+
+    # -- rollups ---------------------------------------------------------------------------
+
+    def _write_rollup(self) -> None:
+        """This run's (or shard's) compact counts, from what is on disk, as one segment."""
+        shard_k = None if self.run.shard is None else self.run.shard[0]
+        if not self.decisions_written:
+            return
+        t = self.ledger.rollup_table(self.run.run_id, shard_k)
+        if t.num_rows:
+            self.ledger.write_segment(
+                "rollups",
+                f"rollups/run={self.run.run_id}",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.segments_written += 1
 
     # -- runs ------------------------------------------------------------------------------
 
