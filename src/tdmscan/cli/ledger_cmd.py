@@ -211,7 +211,7 @@ def repair(ledger_dir: str) -> None:
     led = open_ledger(ledger_dir)
     try:
         moved = led.repair()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: an object-store ledger (local only)
         raise click.ClickException(f"cannot repair the ledger: {exc}") from None
     for d in moved:
         click.echo(f"quarantined {d}")
