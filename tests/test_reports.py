@@ -980,3 +980,8 @@ def test_evidence_lawful_access_section(tmp_path: Path) -> None:
     }
     # A barrier is itself evidence (access:* reasons): none of these URLs is allowed.
     assert rows == {"http-403": (2, 0, 2), "http-402": (1, 0, 1), "login-redirect": (1, 0, 1)}
+    # The section's text says so too, and names the paywall markup it now reads.
+    doc = json.loads(render(rep, "json"))
+    text = " ".join(next(s for s in doc["sections"] if s["id"] == "lawful-access")["paragraphs"])
+    assert "decided not allowed with an access:* reason" in text
+    assert "access:paywalled" in text

@@ -199,9 +199,13 @@ def build_evidence(
             "tdmscan reads a page only in runs made with --deep, and then only its head. It sends "
             "no credentials, pays nothing and solves no CAPTCHA, so it cannot get round an access "
             "barrier; the table below lists the barriers it met (HTTP 401, 402, 403 and 451, and "
-            "redirects to a login page). Paywalls or CAPTCHAs served inside an ordinary 200 page "
-            "are not detected. An allowed verdict on such a URL means that no reservation was "
-            "found, not that its content may be obtained by getting round the barrier.",
+            "redirects to a login page). Each such page is decided not allowed with an access:* "
+            "reason (access:auth-required, access:payment-required, access:forbidden, "
+            "access:legal, access:login-required), as is a page whose schema.org markup says "
+            "isAccessibleForFree: false (access:paywalled). CAPTCHAs and paywalls served inside "
+            "an ordinary 200 page without that markup are not detected. A URL counted as allowed "
+            "in the table was decided by a run made before these reasons existed, or by a later "
+            "run that found no barrier.",
             (
                 f"{n_pages:,} pages were fetched in scope."
                 if n_pages

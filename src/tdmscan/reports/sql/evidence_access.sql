@@ -4,7 +4,8 @@
 --   http-402             payment required (a paywall that says so)
 --   http-451             unavailable for legal reasons
 --   login-redirect       redirected to a page whose path names a login or sign-in
--- NULL: no barrier seen. Paywall markup and CAPTCHAs inside a 200 page are not detected.
+-- NULL: no barrier seen in the response status or redirect. schema.org paywall markup is read
+-- by the policy (access:paywalled on the decision), not here; CAPTCHAs are not detected.
 CREATE OR REPLACE TEMP VIEW access_pages AS
 SELECT
     f.run_id,

@@ -1,7 +1,8 @@
 -- evidence_access_barriers: pages that met an access barrier, by barrier, with what was decided
 -- for those URLs (scope_urls: each URL once, its latest own-token decision). tdmscan reads page heads only and never retries a page with
--- credentials, payment or a CAPTCHA; "allowed" here means no reservation was found, never
--- that the content may be obtained by getting round the barrier.
+-- credentials, payment or a CAPTCHA. Since the access:* reasons, a page that met a barrier is
+-- never decided allowed; "allowed" here comes from runs before them or from a later run of the
+-- same URL that found no barrier.
 SELECT
     p.barrier,
     count(DISTINCT p.url) AS pages,
