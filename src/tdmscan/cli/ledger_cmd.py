@@ -62,12 +62,23 @@ def ledger() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=str),
     help="Public key (.pub from keygen) every signature must come from; repeatable.",
 )
+@click.option(
+    "--tsa-root",
+    "tsa_roots",
+    multiple=True,
+    metavar="PEM",
+    type=click.Path(dir_okay=False, exists=True, path_type=str),
+    help="Root certificate of the time-stamping authority; each seal's signature must chain "
+    "to one of these (without it, seals are checked against the chain but not their "
+    "signatures); repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems and the head.")
 def verify(
     ledger_dir: str,
     expected_head: str | None,
     trust: tuple[str, ...],
+    tsa_roots: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -87,6 +98,8 @@ def verify(
         rep = led.verify(expected_head=expected_head, trusted=trusted)
     except OSError as exc:
         raise click.ClickException(f"cannot read the ledger: {exc}") from None
+    seals = _check_seals(led, tsa_roots)
+    seals_ok = all(s.ok for s in seals)
     if as_json:
         click.echo(
             json.dumps(
@@ -103,6 +116,18 @@ def verify(
                     "signature": rep.signature,
                     "signers": rep.signers,
                     "unsigned_entries": rep.unsigned_entries,
+                    "seals": [
+                        {
+                            "seal_id": s.seal_id,
+                            "chain_head": s.chain_head,
+                            "gen_time": s.gen_time.isoformat() if s.gen_time else None,
+                            "tsa_url": s.tsa_url,
+                            "ok": s.ok,
+                            "signature": s.signature,
+                            "problems": s.problems,
+                        }
+                        for s in seals
+                    ],
                 },
                 indent=2,
             )
@@ -123,9 +148,59 @@ def verify(
                     f"{len(rep.pending)} interrupted commit(s) pending (fixed by the next writer)"
                 )
             click.echo(signature_line(rep))
-            click.echo("OK" if rep.ok else f"{len(rep.issues)} problem(s)")
+        for s in seals:
+            if not quiet or not s.ok:
+                click.echo(("" if s.ok else "FAIL ") + s.line())
+        if not quiet:
+            bad = sum(not s.ok for s in seals)
+            click.echo(
+                "OK" if rep.ok and not bad else f"{len(rep.issues) + bad} problem(s)"
+            )
         click.echo(f"chain head: {rep.head}")
-    raise SystemExit(0 if rep.ok else 1)
+    raise SystemExit(0 if rep.ok and seals_ok else 1)
+
+
+def _check_seals(led: Ledger, roots: tuple[str, ...]) -> list:
+    from cryptography import x509
+
+    from ..ledger.seal import verify_seals
+
+    certs = []
+    for p in roots:
+        try:
+            with open(p, "rb") as fh:
+                certs.append(x509.load_pem_x509_certificate(fh.read()))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(
+                f"{p}: not a PEM certificate ({exc})", param_hint="'--tsa-root'"
+            ) from None
+    try:
+        return verify_seals(led, certs or None)
+    except ImportError:
+        return []
+
+
+@ledger.command()
+@ledger_option
+@click.option("--tsa", "tsa_url", required=True, metavar="URL", help="The TSA's RFC 3161 URL.")
+@click.option("--timeout", type=float, default=15.0, show_default=True, help="Seconds.")
+def seal(ledger_dir: str, tsa_url: str, timeout: float) -> None:
+    """Time-stamp the chain head with an RFC 3161 TSA and store the token in the ledger."""
+    try:
+        from ..ledger.seal import SealError
+        from ..ledger.seal import seal as do_seal
+    except ImportError:  # pragma: no cover - the extra is missing
+        raise click.ClickException("install tdmscan[seal] (rfc3161-client)") from None
+    led = open_ledger(ledger_dir)
+    try:
+        row = do_seal(led, tsa_url, timeout=timeout)
+    except SealError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"sealed chain head {row['chain_head']} ({row['chain_entries']} entries): existed no "
+        f"later than {row['gen_time']:%Y-%m-%d %H:%M:%S}Z per {tsa_url} "
+        f"(serial {row['serial_number']}); seal {row['seal_id']}"
+    )
 
 
 def signature_line(rep: object) -> str:

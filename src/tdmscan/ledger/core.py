@@ -40,6 +40,7 @@ _ANCHOR_DIRS: dict[str, str] = {
     "licences": "licences/run=_schema",
     "complaints": "complaints/run=_schema",
     "rollups": "rollups/run=_schema",
+    "seals": "seals/run=_schema",
 }
 
 
@@ -527,11 +528,12 @@ class Ledger:
         skip = {self._abs(d.path) for d in damaged}
         for name, text in _view_files():
             sql = text.replace("{ledger}", path)
-            if name == "08_complaints.sql" and not self._has_files("complaints"):
-                # A ledger from before the complaints table, opened read-only: no file to glob.
+            late = {"08_complaints.sql": "complaints", "10_seals.sql": "seals"}.get(name)
+            if late is not None and not self._has_files(late):
+                # A ledger from before this table, opened read-only: no file to glob.
                 start = sql.index("SELECT *\nFROM read_parquet")
                 end = sql.index(";", start)
-                sql = sql[:start] + _empty_select(S.COMPLAINTS) + sql[end:]
+                sql = sql[:start] + _empty_select(S.SCHEMAS[late]) + sql[end:]
             if name == "09_rollups.sql" and not self._has_files("rollups"):
                 sql = _without_table_files(sql, "rollups")
             if skip:
@@ -873,6 +875,8 @@ def _empty_select(schema: pa.Schema) -> str:
     for f in schema:
         if pa.types.is_timestamp(f.type):
             typ = "TIMESTAMPTZ"
+        elif pa.types.is_binary(f.type):
+            typ = "BLOB"
         elif pa.types.is_list(f.type):
             typ = _DUCKDB_TYPES[f.type.value_type] + "[]"
         else:

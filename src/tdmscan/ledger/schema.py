@@ -27,6 +27,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "licences": 1,
     "complaints": 1,
     "rollups": 1,
+    "seals": 1,
 }
 
 TABLES: tuple[str, ...] = (
@@ -37,6 +38,7 @@ TABLES: tuple[str, ...] = (
     "licences",
     "complaints",
     "rollups",
+    "seals",
 )
 #: The tables whose versions ``runs.schema_versions`` records: fixed, so adding a table does
 #: not change the type of that column (older runs segments keep reading with the new ones).
@@ -296,6 +298,25 @@ ROLLUPS = pa.schema(
     ]
 )
 
+# RFC 3161 time-stamp tokens over the chain head (``tdmscan ledger seal``): each row proves
+# the ledger up to ``chain_head`` existed no later than ``gen_time``.
+SEALS = pa.schema(
+    [
+        ("seal_id", S),
+        ("run_id", S),
+        ("recorded_at", TS),
+        ("chain_head", S),
+        ("chain_entries", I64),
+        ("message_sha256", S),
+        ("tsa_url", S),
+        ("gen_time", TS),
+        ("serial_number", S),
+        ("policy", S),
+        ("nonce", S),
+        ("token", pa.binary()),
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "runs": RUNS,
     "decisions": DECISIONS,
@@ -304,6 +325,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "licences": LICENCES,
     "complaints": COMPLAINTS,
     "rollups": ROLLUPS,
+    "seals": SEALS,
 }
 
 

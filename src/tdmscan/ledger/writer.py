@@ -870,6 +870,26 @@ class LedgerWriter:
             self.segments_written += 1
         return len(rows)
 
+    # -- seals -----------------------------------------------------------------------------
+
+    def add_seal(self, row: Mapping[str, Any]) -> None:
+        """Store one RFC 3161 seal over the chain head (see :mod:`tdmscan.ledger.seal`)."""
+        self._check()
+        rec = {**row, "run_id": self.run.run_id}
+        rec.setdefault("recorded_at", datetime.now(UTC))
+        t = pa.Table.from_pylist(
+            [rec], schema=S.with_metadata("seals", S.SEALS, self.run.tool_version)
+        )
+        with self._lock:
+            self.ledger.write_segment(
+                "seals",
+                f"seals/run={self.run.run_id}",
+                t,
+                name=segment_name(self.run.run_id),
+                run_id=self.run.run_id,
+            )
+            self.segments_written += 1
+
     # -- complaints ------------------------------------------------------------------------
 
     def add_complaint_events(self, events: Iterable[Mapping[str, Any]]) -> int:

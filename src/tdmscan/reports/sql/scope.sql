@@ -44,7 +44,7 @@ QUALIFY row_number() OVER (PARTITION BY url ORDER BY checked_at DESC, decision_i
 CREATE OR REPLACE TEMP VIEW scope_runs AS
 SELECT *
 FROM runs
-WHERE kind <> 'licence-import' AND kind NOT LIKE 'complaint-%'
+WHERE kind NOT IN ('licence-import', 'seal') AND kind NOT LIKE 'complaint-%'
   AND (run_id IN (SELECT DISTINCT run_id FROM scope_decisions)
        OR (getvariable('since') IS NULL AND getvariable('until') IS NULL
            AND getvariable('mode') IS NULL
